@@ -1,0 +1,84 @@
+/**
+ * The Istio shapes the controller writes (SPEC 2): a `networking.istio.io/v1alpha3`
+ * VirtualService and an `authentication.istio.io/v1alpha1` Policy. Only the fields we set are
+ * modelled; the server may add others, which comparison ignores (see `src/plan/Diff.ts`).
+ */
+import { Schema } from "effect"
+import { ObjectMeta } from "./Kube.ts"
+
+export const CorsPolicy = Schema.Struct({
+  allowOrigin: Schema.optionalKey(Schema.Array(Schema.String)),
+  allowMethods: Schema.optionalKey(Schema.Array(Schema.String)),
+  allowHeaders: Schema.optionalKey(Schema.Array(Schema.String))
+})
+export type CorsPolicy = typeof CorsPolicy.Type
+
+export const HttpRoute = Schema.Struct({
+  match: Schema.Array(Schema.Struct({ uri: Schema.Struct({ regex: Schema.String }) })),
+  route: Schema.Array(Schema.Struct({
+    destination: Schema.Struct({
+      host: Schema.String,
+      port: Schema.Struct({ number: Schema.Int })
+    })
+  })),
+  corsPolicy: Schema.optionalKey(CorsPolicy)
+})
+export type HttpRoute = typeof HttpRoute.Type
+
+export const VirtualServiceSpec = Schema.Struct({
+  hosts: Schema.Array(Schema.String),
+  gateways: Schema.Array(Schema.String),
+  http: Schema.Array(HttpRoute)
+})
+export type VirtualServiceSpec = typeof VirtualServiceSpec.Type
+
+export const VirtualService = Schema.Struct({
+  apiVersion: Schema.Literal("networking.istio.io/v1alpha3"),
+  kind: Schema.Literal("VirtualService"),
+  metadata: ObjectMeta,
+  spec: VirtualServiceSpec
+})
+export type VirtualService = typeof VirtualService.Type
+
+/** Legacy Istio spells trigger rules in snake_case; we write them exactly so. */
+export const StringMatch = Schema.Union([
+  Schema.Struct({ exact: Schema.String }),
+  Schema.Struct({ prefix: Schema.String }),
+  Schema.Struct({ suffix: Schema.String }),
+  Schema.Struct({ regex: Schema.String })
+])
+export type StringMatch = typeof StringMatch.Type
+
+export const Jwt = Schema.Struct({
+  issuer: Schema.String,
+  jwksUri: Schema.String,
+  trigger_rules: Schema.optionalKey(Schema.Array(Schema.Struct({
+    excluded_paths: Schema.Array(StringMatch)
+  })))
+})
+export type Jwt = typeof Jwt.Type
+
+export const PolicySpec = Schema.Struct({
+  targets: Schema.Array(Schema.Struct({ name: Schema.String })),
+  principalBinding: Schema.Literal("USE_ORIGIN"),
+  origins: Schema.Array(Schema.Struct({ jwt: Jwt })),
+  peers: Schema.optionalKey(Schema.Array(Schema.Struct({ mtls: Schema.Struct({}) })))
+})
+export type PolicySpec = typeof PolicySpec.Type
+
+export const Policy = Schema.Struct({
+  apiVersion: Schema.Literal("authentication.istio.io/v1alpha1"),
+  kind: Schema.Literal("Policy"),
+  metadata: ObjectMeta,
+  spec: PolicySpec
+})
+export type Policy = typeof Policy.Type
+
+/** Read side: enough of any VirtualService to run the hostname check (SPEC 6). */
+export const ObservedVirtualService = Schema.Struct({
+  metadata: ObjectMeta,
+  spec: Schema.optionalKey(Schema.Struct({
+    hosts: Schema.optionalKey(Schema.Array(Schema.String))
+  }))
+})
+export type ObservedVirtualService = typeof ObservedVirtualService.Type

@@ -1,0 +1,107 @@
+/**
+ * Turns a schema decoding failure into short human sentences, one per problem, each naming the
+ * field: `spec.service.port: expected an integer between 1 and 65535, got "http"`.
+ * Users read these in `status.*.lastError` and at controller start, so they must say what is
+ * wrong and where, without the schema library's internal vocabulary.
+ */
+import { SchemaIssue } from "effect"
+import type { SchemaAST } from "effect"
+
+export interface Problem {
+  readonly path: string
+  readonly message: string
+}
+
+export const formatProblem = (p: Problem): string => (p.path === "" ? p.message : `${p.path}: ${p.message}`)
+
+export const formatProblems = (ps: ReadonlyArray<Problem>): string => ps.map(formatProblem).join("; ")
+
+const joinPath = (base: string, key: PropertyKey): string =>
+  typeof key === "number" ? `${base}[${key}]` : base === "" ? String(key) : `${base}.${String(key)}`
+
+const show = (u: unknown): string => {
+  if (u === undefined) return "nothing"
+  if (typeof u === "string") return JSON.stringify(u.length > 80 ? `${u.slice(0, 77)}...` : u)
+  try {
+    const s = JSON.stringify(u)
+    return s.length > 80 ? `${s.slice(0, 77)}...` : s
+  } catch {
+    return String(u)
+  }
+}
+
+const got = (issue: SchemaIssue.Issue): string => (SchemaIssue.hasInput(issue) ? `, got ${show(issue.input)}` : "")
+
+/** The `expected` text a schema author attached, on the node or on its last check. */
+const expectedOf = (ast: SchemaAST.AST | undefined): string | undefined => {
+  if (ast === undefined) return undefined
+  const own = ast.annotations?.["expected"]
+  if (typeof own === "string") return own
+  const checks = ast.checks
+  if (checks !== undefined) {
+    for (let i = checks.length - 1; i >= 0; i--) {
+      const e = checks[i]?.annotations?.["expected"]
+      if (typeof e === "string") return e
+    }
+  }
+  return undefined
+}
+
+const lowerFirst = (s: string): string => (s.length === 0 ? s : s[0]!.toLowerCase() + s.slice(1))
+
+const walk = (issue: SchemaIssue.Issue, path: string, out: Array<Problem>): void => {
+  switch (issue._tag) {
+    case "Pointer": {
+      let p = path
+      for (const k of issue.path) p = joinPath(p, k)
+      return walk(issue.issue, p, out)
+    }
+    case "Composite": {
+      const expected = expectedOf(issue.ast)
+      if (expected !== undefined) {
+        out.push({ path, message: `expected ${expected}${got(issue)}` })
+        return
+      }
+      for (const i of issue.issues) walk(i, path, out)
+      return
+    }
+    case "AnyOf": {
+      const expected = expectedOf(issue.ast)
+      if (expected !== undefined) out.push({ path, message: `expected ${expected}${got(issue)}` })
+      else if (issue.issues.length === 1) walk(issue.issues[0]!, path, out)
+      else out.push({ path, message: `does not match any allowed shape${got(issue)}` })
+      return
+    }
+    case "Filter": {
+      const e = issue.filter.annotations?.["expected"]
+      const message = issue.filter.annotations?.["message"]
+      if (typeof message === "string") out.push({ path, message })
+      else if (typeof e === "string") out.push({ path, message: `expected ${e}${got(issue)}` })
+      else walk(issue.issue, path, out)
+      return
+    }
+    case "Encoding":
+      return walk(issue.issue, path, out)
+    case "MissingKey":
+      out.push({ path, message: "is required" })
+      return
+    case "UnexpectedKey":
+      out.push({ path, message: "is not a known field" })
+      return
+    case "InvalidType": {
+      const expected = expectedOf(issue.ast)
+      if (expected !== undefined) out.push({ path, message: `expected ${expected}${got(issue)}` })
+      else out.push({ path, message: lowerFirst(SchemaIssue.defaultLeafHook(issue)) })
+      return
+    }
+    default:
+      out.push({ path, message: lowerFirst(SchemaIssue.defaultLeafHook(issue)) })
+  }
+}
+
+/** Every problem in an issue tree, paths prefixed with `root` (e.g. `"spec"`). */
+export const problemsOf = (issue: SchemaIssue.Issue, root = ""): ReadonlyArray<Problem> => {
+  const out: Array<Problem> = []
+  walk(issue, root, out)
+  return out
+}

@@ -1,0 +1,141 @@
+/**
+ * The Kubernetes API as the controller needs it: one service, two implementations.
+ * `KubeApi.layerTest` (src/k8s/MemoryCluster.ts) is an in-memory API server for deterministic
+ * tests; `KubeApi.layer` (src/k8s/KubeApiLive.ts) talks to a real one through
+ * `@kubernetes/client-node`. Nothing outside `src/k8s/` imports the client library.
+ *
+ * Objects cross this boundary as JSON (`KubeObject`); callers decode the parts they need with
+ * their own schemas.
+ */
+import { Context, Schema } from "effect"
+import type { Effect, Stream } from "effect"
+import type { KubeObject, ResourceKind } from "../domain/Kube.ts"
+
+/** Why a call failed, in the API server's own vocabulary (HTTP status -> reason). */
+export const KubeApiErrorReason = Schema.Literals([
+  "NotFound", // 404
+  "AlreadyExists", // 409 on create
+  "Conflict", // 409: stale resourceVersion or a failed precondition
+  "Gone", // 410: the watch's resourceVersion is too old; relist
+  "Invalid", // 422, with field causes
+  "BadRequest", // 400
+  "Unauthorized", // 401
+  "Forbidden", // 403
+  "TooManyRequests", // 429
+  "ServerError", // 5xx
+  "Transport", // no HTTP answer (connection refused, reset, timeout)
+  "Unexpected" // an answer we could not read
+])
+export type KubeApiErrorReason = typeof KubeApiErrorReason.Type
+
+export const StatusCause = Schema.Struct({
+  field: Schema.optionalKey(Schema.String),
+  reason: Schema.optionalKey(Schema.String),
+  message: Schema.optionalKey(Schema.String)
+})
+export type StatusCause = typeof StatusCause.Type
+
+export class KubeApiError extends Schema.TaggedError<KubeApiError>()("KubeApiError", {
+  reason: KubeApiErrorReason,
+  /** e.g. `create virtualservices default/foo` */
+  operation: Schema.String,
+  /** The server's message, or the transport error's. */
+  detail: Schema.String,
+  causes: Schema.optionalKey(Schema.Array(StatusCause))
+}) {
+  override get message(): string {
+    const causes = this.causes?.map((c) => (c.field ? `${c.field}: ${c.message ?? c.reason ?? ""}` : c.message ?? ""))
+      .filter((s) => s !== "")
+    return `${this.operation}: ${this.reason}: ${this.detail}${causes && causes.length > 0 ? ` (${causes.join("; ")})` : ""}`
+  }
+
+  /** Worth retrying with backoff; the rest needs a change in the spec, the cluster or RBAC. */
+  get retryable(): boolean {
+    switch (this.reason) {
+      case "Conflict":
+      case "AlreadyExists":
+      case "Gone":
+      case "TooManyRequests":
+      case "ServerError":
+      case "Transport":
+      case "NotFound":
+        return true
+      default:
+        return false
+    }
+  }
+}
+
+export const reasonFromStatus = (status: number, verb: string): KubeApiErrorReason => {
+  if (status === 404) return "NotFound"
+  if (status === 409) return verb === "create" ? "AlreadyExists" : "Conflict"
+  if (status === 410) return "Gone"
+  if (status === 422) return "Invalid"
+  if (status === 400) return "BadRequest"
+  if (status === 401) return "Unauthorized"
+  if (status === 403) return "Forbidden"
+  if (status === 429) return "TooManyRequests"
+  if (status >= 500) return "ServerError"
+  return "Unexpected"
+}
+
+export interface ListOptions {
+  readonly namespace?: string
+  readonly labelSelector?: string
+}
+
+export interface ObjectList {
+  readonly items: ReadonlyArray<KubeObject>
+  /** The list's resourceVersion: start a watch here to miss nothing. */
+  readonly resourceVersion: string
+}
+
+export interface WatchOptions extends ListOptions {
+  readonly resourceVersion: string
+}
+
+export type WatchEvent =
+  | { readonly type: "ADDED" | "MODIFIED" | "DELETED"; readonly object: KubeObject }
+  | { readonly type: "BOOKMARK"; readonly resourceVersion: string }
+
+export interface DeleteOptions {
+  /** Delete only this incarnation of the object (precondition on uid). */
+  readonly uid?: string
+}
+
+/** RFC 7386 JSON merge patch: `null` removes a key. Include metadata.resourceVersion to make it conditional. */
+export type MergePatch = Readonly<Record<string, unknown>>
+
+export class KubeApi extends Context.Service<KubeApi, {
+  readonly get: (kind: ResourceKind, namespace: string, name: string) => Effect.Effect<KubeObject, KubeApiError>
+  readonly list: (kind: ResourceKind, options?: ListOptions) => Effect.Effect<ObjectList, KubeApiError>
+  /**
+   * Changes after `resourceVersion`. The stream ends when the server closes the watch (callers
+   * resume from the last version seen) and fails with reason `Gone` when that version is too
+   * old (callers relist).
+   */
+  readonly watch: (kind: ResourceKind, options: WatchOptions) => Stream.Stream<WatchEvent, KubeApiError>
+  readonly create: (kind: ResourceKind, object: KubeObject) => Effect.Effect<KubeObject, KubeApiError>
+  /** PUT: fails with `Conflict` when `metadata.resourceVersion` is stale. Ignores `status`. */
+  readonly replace: (kind: ResourceKind, object: KubeObject) => Effect.Effect<KubeObject, KubeApiError>
+  readonly patch: (
+    kind: ResourceKind,
+    namespace: string,
+    name: string,
+    patch: MergePatch
+  ) => Effect.Effect<KubeObject, KubeApiError>
+  /** Merge patch on the status subresource: only `status` changes. */
+  readonly patchStatus: (
+    kind: ResourceKind,
+    namespace: string,
+    name: string,
+    patch: MergePatch
+  ) => Effect.Effect<KubeObject, KubeApiError>
+  /** With finalizers present this only sets `deletionTimestamp`, as the real server does. */
+  readonly delete: (
+    kind: ResourceKind,
+    namespace: string,
+    name: string,
+    options?: DeleteOptions
+  ) => Effect.Effect<void, KubeApiError>
+}>()("api-controller/k8s/KubeApi") {}
