@@ -26,7 +26,7 @@ import {
   type WatchEvent,
   type WatchOptions
 } from "./KubeApi.ts"
-import { applyMergePatch, jsonEqual } from "./MergePatch.ts"
+import { applyMergePatch, jsonEqual } from "../domain/MergePatch.ts"
 
 export type Verb = "get" | "list" | "watch" | "create" | "replace" | "patch" | "patchStatus" | "delete"
 
