@@ -1,0 +1,103 @@
+/**
+ * The Api's VirtualService (SPEC 2, 5, 6): `status.virtualService`.
+ *
+ * Each pass observes the world once and feeds one event; if that asks for a write
+ * (`applyVirtualService`) and the write fails, `APPLY_FAILED` follows in the same pass.
+ * A successful write is confirmed by the next pass observing the child (`IN_SYNC`), so
+ * InProgress (1) means "written or being retried, not yet seen as wanted".
+ *
+ *   any --SPEC_BLOCKED [hasExisting]--> Created (2)    spec invalid: keep serving what exists
+ *   any --SPEC_BLOCKED--> NotCreated (0)
+ *   any --HOSTNAME_OCCUPIED--> HostnameOccupied (4)    another VirtualService serves the host
+ *   any --FOREIGN_OBJECT--> Error (3)                  our name is taken by an object we do not own
+ *   any --IN_SYNC--> Created (2)
+ *   any --OUT_OF_SYNC / applyVirtualService--> InProgress (1)
+ *   InProgress --APPLY_FAILED [retryable]--> InProgress (1), with lastError
+ *   InProgress --APPLY_FAILED--> Error (3)
+ */
+import { assign, setup } from "xstate"
+import { type ChildContext, codeTable, type ResourceRef } from "./Snapshot.ts"
+
+export type VirtualServiceEvent =
+  | { readonly type: "SPEC_BLOCKED"; readonly existing: ResourceRef | null }
+  | { readonly type: "HOSTNAME_OCCUPIED"; readonly fqdn: string; readonly holder: string; readonly existing: ResourceRef | null }
+  | { readonly type: "FOREIGN_OBJECT"; readonly message: string }
+  | { readonly type: "IN_SYNC"; readonly resource: ResourceRef }
+  | { readonly type: "OUT_OF_SYNC"; readonly existing: ResourceRef | null }
+  | { readonly type: "APPLY_FAILED"; readonly message: string; readonly retryable: boolean }
+
+export const virtualServiceMachine = setup({
+  types: {
+    context: {} as ChildContext,
+    events: {} as VirtualServiceEvent,
+    input: {} as ChildContext
+  },
+  guards: {
+    hasExisting: ({ event }) => "existing" in event && event.existing !== null,
+    retryable: ({ event }) => event.type === "APPLY_FAILED" && event.retryable
+  },
+  actions: {
+    /** Intent, run by the reconciler: create or update the VirtualService to the plan. */
+    applyVirtualService: () => {},
+    rememberExisting: assign({
+      resource: ({ event }) => ("existing" in event ? event.existing : null),
+      lastError: null
+    }),
+    rememberResource: assign({
+      resource: ({ event }) => (event.type === "IN_SYNC" ? event.resource : null),
+      lastError: null
+    }),
+    recordHolder: assign({
+      resource: ({ event }) => ("existing" in event ? event.existing : null),
+      lastError: ({ event }) =>
+        event.type === "HOSTNAME_OCCUPIED"
+          ? `hostname ${event.fqdn} is already used by VirtualService ${event.holder}`
+          : null
+    }),
+    recordForeign: assign({
+      resource: null,
+      lastError: ({ event }) => (event.type === "FOREIGN_OBJECT" ? event.message : null)
+    }),
+    recordRetry: assign({
+      lastError: ({ event }) => (event.type === "APPLY_FAILED" ? `${event.message} (will retry)` : null)
+    }),
+    recordFailure: assign({
+      lastError: ({ event }) => (event.type === "APPLY_FAILED" ? event.message : null)
+    })
+  }
+}).createMachine({
+  id: "virtualService",
+  context: ({ input }) => input,
+  initial: "NotCreated",
+  on: {
+    SPEC_BLOCKED: [
+      { guard: "hasExisting", target: ".Created", actions: "rememberExisting" },
+      { target: ".NotCreated", actions: "rememberExisting" }
+    ],
+    HOSTNAME_OCCUPIED: { target: ".HostnameOccupied", actions: "recordHolder" },
+    FOREIGN_OBJECT: { target: ".Error", actions: "recordForeign" },
+    IN_SYNC: { target: ".Created", actions: "rememberResource" },
+    OUT_OF_SYNC: { target: ".InProgress", actions: ["rememberExisting", "applyVirtualService"] }
+  },
+  states: {
+    NotCreated: {},
+    InProgress: {
+      on: {
+        APPLY_FAILED: [
+          { guard: "retryable", target: "InProgress", actions: "recordRetry" },
+          { target: "Error", actions: "recordFailure" }
+        ]
+      }
+    },
+    Created: {},
+    Error: {},
+    HostnameOccupied: {}
+  }
+})
+
+export type VirtualServiceState = "NotCreated" | "InProgress" | "Created" | "Error" | "HostnameOccupied"
+
+export const virtualServiceCodes = codeTable<VirtualServiceState>(
+  { NotCreated: 0, InProgress: 1, Created: 2, Error: 3, HostnameOccupied: 4 },
+  "NotCreated"
+)
