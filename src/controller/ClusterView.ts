@@ -1,0 +1,37 @@
+/**
+ * How a reconcile pass reads the world: the Api, its children, and the two conflict indexes
+ * (which VirtualServices serve a host; which Apis target a Service). `layerDirect` reads
+ * straight from the API (a list per conflict check); the controller runtime provides a cached
+ * implementation backed by informers, with the same interface.
+ */
+import { Context, Effect, Layer } from "effect"
+import type { KubeObject, ResourceKind } from "../domain/Kube.ts"
+import { Kinds } from "../domain/Kube.ts"
+import { KubeApi, type KubeApiError } from "../k8s/KubeApi.ts"
+import { servesHost, targetServiceOf } from "../plan/Conflicts.ts"
+
+export class ClusterView extends Context.Service<ClusterView, {
+  /** The object, or undefined when it does not exist. */
+  readonly get: (kind: ResourceKind, namespace: string, name: string) => Effect.Effect<KubeObject | undefined, KubeApiError>
+  /** VirtualServices in any namespace whose hosts include `fqdn` (case-insensitive). */
+  readonly virtualServicesForHost: (fqdn: string) => Effect.Effect<ReadonlyArray<KubeObject>, KubeApiError>
+  /** Apis in `namespace` whose spec targets `service`. */
+  readonly apisForService: (namespace: string, service: string) => Effect.Effect<ReadonlyArray<KubeObject>, KubeApiError>
+}>()("api-controller/controller/ClusterView") {
+  static readonly layerDirect = Layer.effect(
+    ClusterView,
+    Effect.gen(function*() {
+      const kube = yield* KubeApi
+      return ClusterView.of({
+        get: (kind, namespace, name) =>
+          kube.get(kind, namespace, name).pipe(
+            Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(undefined))
+          ),
+        virtualServicesForHost: (fqdn) =>
+          Effect.map(kube.list(Kinds.VirtualService), (l) => l.items.filter((vs) => servesHost(vs, fqdn))),
+        apisForService: (namespace, service) =>
+          Effect.map(kube.list(Kinds.Api, { namespace }), (l) => l.items.filter((a) => targetServiceOf(a) === service))
+      })
+    })
+  )
+}

@@ -1,0 +1,76 @@
+/**
+ * The controller wired to the in-memory cluster: what the fast reconciler, scenario and
+ * model-based tests run against. Time is Effect's Clock, so under `it.effect` it is TestClock.
+ */
+import { Effect, Layer } from "effect"
+import { type ApiStatus, decodeStatus } from "../../src/domain/Api.ts"
+import type { ControllerConfig } from "../../src/domain/ControllerConfig.ts"
+import { Kinds, type KubeObject, type ObjectKey, objectKey } from "../../src/domain/Kube.ts"
+import { ClusterView } from "../../src/controller/ClusterView.ts"
+import { type PassResult, Reconciler, type ReconcileError } from "../../src/controller/Reconciler.ts"
+import { Settings } from "../../src/controller/Settings.ts"
+import { EventRecorder } from "../../src/k8s/EventRecorder.ts"
+import { KubeApi, type KubeApiError } from "../../src/k8s/KubeApi.ts"
+import { MemoryCluster } from "../../src/k8s/MemoryCluster.ts"
+import { testConfig } from "./Fixtures.ts"
+
+/** Reconciler + ClusterView + events over whatever KubeApi is provided. */
+export const controllerLayer = (config: ControllerConfig = testConfig) =>
+  Reconciler.layer.pipe(
+    Layer.provideMerge(Layer.mergeAll(ClusterView.layerDirect, EventRecorder.layer, Settings.layer(config)))
+  )
+
+export const memoryWorld = (config: ControllerConfig = testConfig) =>
+  controllerLayer(config).pipe(Layer.provideMerge(MemoryCluster.layer()))
+
+/** Run passes for one Api until it asks for nothing more (or `max` passes). Returns the results. */
+export const settle = (key: ObjectKey, max = 10) =>
+  Effect.gen(function*() {
+    const reconciler = yield* Reconciler
+    const results: Array<PassResult | ReconcileError> = []
+    for (let i = 0; i < max; i++) {
+      const r = yield* Effect.result(reconciler.reconcile(key))
+      if (r._tag === "Failure") {
+        results.push(r.failure)
+        if (!r.failure.retryable) break
+        continue
+      }
+      results.push(r.success)
+      if (r.success._tag === "Done") break
+    }
+    return results
+  })
+
+/** Settle every Api in the cluster, repeatedly, until a whole round is quiet. */
+export const settleAll = (rounds = 5) =>
+  Effect.gen(function*() {
+    const kube = yield* KubeApi
+    for (let i = 0; i < rounds; i++) {
+      const apis = yield* kube.list(Kinds.Api)
+      for (const a of apis.items) yield* settle(objectKey(a.metadata.namespace, a.metadata.name))
+    }
+  })
+
+export const statusOf = (key: ObjectKey): Effect.Effect<ApiStatus, KubeApiError, KubeApi> =>
+  Effect.gen(function*() {
+    const kube = yield* KubeApi
+    const [namespace, name] = key.split("/") as [string, string]
+    const api = yield* kube.get(Kinds.Api, namespace, name)
+    return decodeStatus(api["status"])
+  })
+
+export const createApi = (object: KubeObject) =>
+  Effect.gen(function*() {
+    const kube = yield* KubeApi
+    const created = yield* kube.create(Kinds.Api, object)
+    return objectKey(created.metadata.namespace, created.metadata.name)
+  })
+
+export const childOf = (kind: typeof Kinds.VirtualService | typeof Kinds.Policy, key: ObjectKey) =>
+  Effect.gen(function*() {
+    const kube = yield* KubeApi
+    const [namespace, name] = key.split("/") as [string, string]
+    return yield* kube.get(kind, namespace, name).pipe(
+      Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(undefined))
+    )
+  })
