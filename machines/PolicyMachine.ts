@@ -18,10 +18,10 @@ import { type ChildContext, codeTable, type ResourceRef } from "./Snapshot.ts"
 export type PolicyEvent =
   | { readonly type: "SPEC_BLOCKED"; readonly existing: ResourceRef | null }
   | { readonly type: "DISABLED" }
-  | { readonly type: "DISABLED_LEFTOVER"; readonly existing: ResourceRef }
+  | { readonly type: "DISABLED_LEFTOVER" }
   | { readonly type: "FOREIGN_OBJECT"; readonly message: string }
   | { readonly type: "IN_SYNC"; readonly resource: ResourceRef }
-  | { readonly type: "OUT_OF_SYNC"; readonly existing: ResourceRef | null }
+  | { readonly type: "OUT_OF_SYNC" }
   | { readonly type: "APPLY_FAILED"; readonly message: string; readonly retryable: boolean }
 
 export const policyMachine = setup({
@@ -47,6 +47,7 @@ export const policyMachine = setup({
       resource: ({ event }) => (event.type === "IN_SYNC" ? event.resource : null),
       lastError: null
     }),
+    /** A child being written (or removed) has no stable version to report until the next pass sees it. */
     forget: assign({ resource: null, lastError: null }),
     recordForeign: assign({
       resource: null,
@@ -69,10 +70,10 @@ export const policyMachine = setup({
       { target: ".NotCreated", actions: "rememberExisting" }
     ],
     DISABLED: { target: ".NotCreated", actions: "forget" },
-    DISABLED_LEFTOVER: { target: ".InProgress", actions: ["rememberExisting", "deleteAuthentication"] },
+    DISABLED_LEFTOVER: { target: ".InProgress", actions: ["forget", "deleteAuthentication"] },
     FOREIGN_OBJECT: { target: ".Error", actions: "recordForeign" },
     IN_SYNC: { target: ".Created", actions: "rememberResource" },
-    OUT_OF_SYNC: { target: ".InProgress", actions: ["rememberExisting", "applyAuthentication"] }
+    OUT_OF_SYNC: { target: ".InProgress", actions: ["forget", "applyAuthentication"] }
   },
   states: {
     NotCreated: {},

@@ -23,7 +23,7 @@ export type VirtualServiceEvent =
   | { readonly type: "HOSTNAME_OCCUPIED"; readonly fqdn: string; readonly holder: string; readonly existing: ResourceRef | null }
   | { readonly type: "FOREIGN_OBJECT"; readonly message: string }
   | { readonly type: "IN_SYNC"; readonly resource: ResourceRef }
-  | { readonly type: "OUT_OF_SYNC"; readonly existing: ResourceRef | null }
+  | { readonly type: "OUT_OF_SYNC" }
   | { readonly type: "APPLY_FAILED"; readonly message: string; readonly retryable: boolean }
 
 export const virtualServiceMachine = setup({
@@ -43,6 +43,8 @@ export const virtualServiceMachine = setup({
       resource: ({ event }) => ("existing" in event ? event.existing : null),
       lastError: null
     }),
+    /** A child being written (or removed) has no stable version to report until the next pass sees it. */
+    forget: assign({ resource: null, lastError: null }),
     rememberResource: assign({
       resource: ({ event }) => (event.type === "IN_SYNC" ? event.resource : null),
       lastError: null
@@ -77,7 +79,7 @@ export const virtualServiceMachine = setup({
     HOSTNAME_OCCUPIED: { target: ".HostnameOccupied", actions: "recordHolder" },
     FOREIGN_OBJECT: { target: ".Error", actions: "recordForeign" },
     IN_SYNC: { target: ".Created", actions: "rememberResource" },
-    OUT_OF_SYNC: { target: ".InProgress", actions: ["rememberExisting", "applyVirtualService"] }
+    OUT_OF_SYNC: { target: ".InProgress", actions: ["forget", "applyVirtualService"] }
   },
   states: {
     NotCreated: {},

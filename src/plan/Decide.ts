@@ -145,7 +145,7 @@ export const decide = (
         message: `${describe("VirtualService", vsObserved)} already exists and is not managed by this Api; delete it or rename the Api`
       }
     } else if (vsOwned !== undefined && inSync(vsDesired, vsOwned)) vsEvent = { type: "IN_SYNC", resource: refOf(vsOwned) }
-    else vsEvent = { type: "OUT_OF_SYNC", existing: existingVs }
+    else vsEvent = { type: "OUT_OF_SYNC" }
   }
   const [vs, vsActions] = transition(
     virtualServiceMachine,
@@ -163,9 +163,7 @@ export const decide = (
   let policyEvent: PolicyEvent
   if (!valid || vs.value === "HostnameOccupied") policyEvent = { type: "SPEC_BLOCKED", existing: existingAuth }
   else if (plan === undefined) {
-    policyEvent = authOwned[0] !== undefined
-      ? { type: "DISABLED_LEFTOVER", existing: refOf(authOwned[0].object) }
-      : { type: "DISABLED" }
+    policyEvent = authOwned[0] !== undefined ? { type: "DISABLED_LEFTOVER" } : { type: "DISABLED" }
   } else if (authForeign[0] !== undefined) {
     policyEvent = {
       type: "FOREIGN_OBJECT",
@@ -179,7 +177,7 @@ export const decide = (
     })
   ) {
     policyEvent = { type: "IN_SYNC", resource: refOf(counterpart(authDesired[0]!)!.object) }
-  } else policyEvent = { type: "OUT_OF_SYNC", existing: existingAuth }
+  } else policyEvent = { type: "OUT_OF_SYNC" }
   const [policy, policyActions] = transition(
     policyMachine,
     policyMachine.resolveState({ value: before.policy.state, context: before.policy.context }),
