@@ -157,7 +157,7 @@ const decodeSpecResult = Schema.decodeUnknownResult(ApiSpec)
 export const decodeSpec = (u: unknown): Result.Result<ApiSpec, ReadonlyArray<Problem>> =>
   u === undefined || u === null
     ? Result.fail([{ path: "spec", message: "is required" }])
-    : Result.mapError(decodeSpecResult(u, { errors: "all" }), (e) => problemsOf(e.issue, "spec"))
+    : Result.mapError(decodeSpecResult(u, { errors: "all", reportInput: true }), (e) => problemsOf(e.issue, "spec"))
 
 const decodeStatusOption = Schema.decodeUnknownOption(ApiStatus)
 

@@ -47,6 +47,16 @@ const expectedOf = (ast: SchemaAST.AST | undefined): string | undefined => {
   return undefined
 }
 
+/** `one of "a", "b"` for a union of literals, so the reader sees the allowed values. */
+const literalsOf = (ast: SchemaAST.Union): string | undefined => {
+  const values: Array<string> = []
+  for (const t of ast.types) {
+    if (t._tag !== "Literal") return undefined
+    values.push(typeof t.literal === "bigint" ? `${t.literal}n` : JSON.stringify(t.literal))
+  }
+  return values.length === 0 ? undefined : `one of ${values.join(", ")}`
+}
+
 const lowerFirst = (s: string): string => (s.length === 0 ? s : s[0]!.toLowerCase() + s.slice(1))
 
 const walk = (issue: SchemaIssue.Issue, path: string, out: Array<Problem>): void => {
@@ -57,8 +67,10 @@ const walk = (issue: SchemaIssue.Issue, path: string, out: Array<Problem>): void
       return walk(issue.issue, p, out)
     }
     case "Composite": {
+      // Only when the value has the right shape and a check on it failed does the node's own
+      // description fit; a member that is wrong is reported at the member, where it is.
       const expected = expectedOf(issue.ast)
-      if (expected !== undefined) {
+      if (expected !== undefined && issue.issues.every((i) => i._tag === "Filter")) {
         out.push({ path, message: `expected ${expected}${got(issue)}` })
         return
       }
@@ -66,7 +78,7 @@ const walk = (issue: SchemaIssue.Issue, path: string, out: Array<Problem>): void
       return
     }
     case "AnyOf": {
-      const expected = expectedOf(issue.ast)
+      const expected = expectedOf(issue.ast) ?? literalsOf(issue.ast)
       if (expected !== undefined) out.push({ path, message: `expected ${expected}${got(issue)}` })
       else if (issue.issues.length === 1) walk(issue.issues[0]!, path, out)
       else out.push({ path, message: `does not match any allowed shape${got(issue)}` })
@@ -90,8 +102,11 @@ const walk = (issue: SchemaIssue.Issue, path: string, out: Array<Problem>): void
       return
     case "InvalidType": {
       const expected = expectedOf(issue.ast)
-      if (expected !== undefined) out.push({ path, message: `expected ${expected}${got(issue)}` })
-      else out.push({ path, message: lowerFirst(SchemaIssue.defaultLeafHook(issue)) })
+      // The library's own wording ("Expected string"), with the input shown our (shortened) way.
+      const what = expected !== undefined
+        ? `expected ${expected}`
+        : lowerFirst(SchemaIssue.defaultLeafHook(new SchemaIssue.InvalidType(issue.ast)))
+      out.push({ path, message: `${what}${got(issue)}` })
       return
     }
     default:
