@@ -52,6 +52,9 @@ export const splitList = (raw: string | undefined): ReadonlyArray<string> =>
   raw === undefined ? [] : raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
 
 const HOST = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+/** What Istio accepts in `gateways`: a host name, optionally `<namespace>/` first. */
+const GATEWAY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
 
 const isHttpUrl = (s: string): boolean => {
   try {
@@ -91,6 +94,12 @@ export const parseControllerConfig = (env: Env): Result.Result<ControllerConfig,
     problems.push({ path: ENV.domainName, message: `expected a DNS domain such as kyma.local, got ${JSON.stringify(domainName)}` })
   }
   const gatewayFqdn = required(ENV.gatewayFqdn, "the Istio gateway, e.g. kyma-gateway.kyma-system.svc.cluster.local")
+  if (gatewayFqdn !== "" && !GATEWAY.test(gatewayFqdn)) {
+    problems.push({
+      path: ENV.gatewayFqdn,
+      message: `expected a gateway host such as kyma-gateway.kyma-system.svc.cluster.local, got ${JSON.stringify(gatewayFqdn)}`
+    })
+  }
   const defaultIssuer = required(ENV.defaultIssuer, "the JWT issuer used when authentication is on without rules")
   if (defaultIssuer !== "" && !isHttpUrl(defaultIssuer)) {
     problems.push({ path: ENV.defaultIssuer, message: `expected an absolute http(s) URL, got ${JSON.stringify(defaultIssuer)}` })
@@ -113,17 +122,22 @@ export const parseControllerConfig = (env: Env): Result.Result<ControllerConfig,
   const allowHeaders = splitList(env[ENV.corsAllowHeaders])
   const corsConfigured = allowOrigin.length + allowMethods.length + allowHeaders.length > 0
 
+  // Service and namespace names are DNS labels, so an entry has exactly one dot. All malformed
+  // entries go on one line: one line per bad variable.
   const blacklistedServices: Array<BlacklistedService> = []
+  const malformed: Array<string> = []
   for (const item of splitList(env[ENV.blacklistedServices])) {
-    const dot = item.indexOf(".")
-    if (dot <= 0 || dot === item.length - 1 || item.indexOf(".", dot + 1) >= 0) {
-      problems.push({
-        path: ENV.blacklistedServices,
-        message: `expected entries of the form <service>.<namespace>, got ${JSON.stringify(item)}`
-      })
-    } else {
-      blacklistedServices.push({ name: item.slice(0, dot), namespace: item.slice(dot + 1) })
-    }
+    const parts = item.split(".")
+    const [name, namespace] = parts
+    if (parts.length === 2 && name !== undefined && namespace !== undefined && LABEL.test(name) && LABEL.test(namespace)) {
+      blacklistedServices.push({ name, namespace })
+    } else malformed.push(JSON.stringify(item))
+  }
+  if (malformed.length > 0) {
+    problems.push({
+      path: ENV.blacklistedServices,
+      message: `expected comma-separated <service>.<namespace> entries such as kubernetes.default, got ${malformed.join(", ")}`
+    })
   }
 
   let logLevel: LogLevel = "Info"
