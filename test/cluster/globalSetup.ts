@@ -1,0 +1,47 @@
+/**
+ * One control plane for the whole cluster tier: build the binaries if needed (a no-op when
+ * `.bin/` is current), start etcd + kube-apiserver with the CRDs, hand the kubeconfig path to
+ * the test files (`inject("kubeconfigPath")`, see test/support/ClusterTest.ts), stop it at the end.
+ *
+ * `TEST_KUBECONFIG=<file>` skips all of that and runs the tier against a control plane that is
+ * already up (for example one started with `npx tsx test/support/ControlPlane.ts`).
+ */
+import { execFileSync } from "node:child_process"
+import { join } from "node:path"
+import type { TestProject } from "vitest/node"
+import { REPO_ROOT, startControlPlane } from "../support/ControlPlane.ts"
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The cluster tier's kubeconfig (admin, context `envtest`). */
+    kubeconfigPath: string
+  }
+}
+
+const log = (line: string) => console.log(`[cluster tier] ${line}`)
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const external = process.env["TEST_KUBECONFIG"]
+  if (external !== undefined && external !== "") {
+    log(`using the running control plane from TEST_KUBECONFIG=${external}`)
+    project.provide("kubeconfigPath", external)
+    return async () => {}
+  }
+
+  const tBuild = Date.now()
+  execFileSync("bash", [join(REPO_ROOT, "scripts/build-control-plane.sh")], { stdio: "inherit" })
+  log(`build-control-plane.sh took ${((Date.now() - tBuild) / 1000).toFixed(1)}s`)
+
+  const tStart = Date.now()
+  const cp = await startControlPlane({ log })
+  project.provide("kubeconfigPath", cp.kubeconfigPath)
+
+  return async () => {
+    const tStop = Date.now()
+    await cp.stop()
+    log(
+      `control plane stopped in ${Date.now() - tStop} ms; up for ${((Date.now() - tStart) / 1000).toFixed(1)}s ` +
+        `(start ${(cp.timings.totalMs / 1000).toFixed(1)}s, CRDs ${cp.timings.crdsMs} ms)`
+    )
+  }
+}
