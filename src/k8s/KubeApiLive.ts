@@ -1,0 +1,377 @@
+/**
+ * `KubeApi` on a real API server, through `@kubernetes/client-node` 2.0 (the only module that
+ * imports the client library).
+ *
+ * Every kind goes through `CustomObjectsApi`: it speaks plain JSON (no typed models, no Date
+ * objects), so custom resources, Leases, Events and Namespaces all come back as the same
+ * `KubeObject` the in-memory cluster hands out. Core kinds (group "") live under `/api/v1`
+ * instead of `/apis/<group>/<version>`; a request middleware rewrites the path for them.
+ *
+ * Every call is wrapped once and fails with `KubeApiError`: the reason from the HTTP status
+ * (409 split into AlreadyExists/Conflict by the server's Status reason), the detail from the
+ * server's Status message, and for 422 the field causes. No HTTP answer is `Transport`.
+ */
+import {
+  ApiException,
+  CustomObjectsApi,
+  KubeConfig,
+  Observable,
+  type ObservableMiddleware,
+  PatchStrategy,
+  setHeaderOptions,
+  Watch
+} from "@kubernetes/client-node"
+import { Cause, Effect, Layer, Queue, Stream } from "effect"
+import { existsSync } from "node:fs"
+import { homedir } from "node:os"
+import { join } from "node:path"
+import { apiVersionOf, type KubeObject, type ResourceKind } from "../domain/Kube.ts"
+import {
+  type DeleteOptions,
+  KubeApi,
+  KubeApiError,
+  type KubeApiErrorReason,
+  type ListOptions,
+  type MergePatch,
+  type ObjectList,
+  reasonFromStatus,
+  type StatusCause,
+  type WatchEvent,
+  type WatchOptions
+} from "./KubeApi.ts"
+
+/** Who the server records in managedFields for our writes. */
+export const FIELD_MANAGER = "api-controller"
+
+/** Page size for lists; the first page's resourceVersion is the list's. */
+const LIST_PAGE = 500
+
+// ---------------------------------------------------------------------------------------------
+// kubeconfig
+
+export interface KubeConfigOptions {
+  /** A kubeconfig file; wins over everything else. */
+  readonly kubeconfigPath?: string
+  /** Use this context instead of the file's current-context. */
+  readonly context?: string
+}
+
+const SA_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+/** Where the configuration came from, for the startup log line. */
+export type KubeConfigSource = "path" | "KUBECONFIG" | "home" | "in-cluster"
+
+/**
+ * The client configuration: an explicit path, else `KUBECONFIG` (a list, merged as kubectl
+ * does), else `~/.kube/config`, else the in-cluster service account. Unlike
+ * `loadFromDefault` it never falls back to `http://localhost:8080`.
+ */
+export const loadKubeConfig = (
+  options: KubeConfigOptions = {}
+): Effect.Effect<{ readonly kubeConfig: KubeConfig; readonly source: KubeConfigSource }, KubeApiError> =>
+  Effect.try({
+    try: () => {
+      const kc = new KubeConfig()
+      let source: KubeConfigSource
+      const home = join(homedir(), ".kube", "config")
+      if (options.kubeconfigPath !== undefined && options.kubeconfigPath !== "") {
+        kc.loadFromFile(options.kubeconfigPath)
+        source = "path"
+      } else if ((process.env["KUBECONFIG"] ?? "") !== "") {
+        kc.loadFromDefault()
+        source = "KUBECONFIG"
+      } else if (existsSync(home)) {
+        kc.loadFromFile(home)
+        source = "home"
+      } else if ((process.env["KUBERNETES_SERVICE_HOST"] ?? "") !== "" && existsSync(SA_TOKEN)) {
+        kc.loadFromCluster()
+        source = "in-cluster"
+      } else {
+        throw new Error("no kubeconfig: pass a path, set KUBECONFIG, create ~/.kube/config or run in a cluster")
+      }
+      if (options.context !== undefined) kc.setCurrentContext(options.context)
+      if (kc.getCurrentCluster() === null) throw new Error(`no cluster in the current context "${kc.getCurrentContext()}"`)
+      return { kubeConfig: kc, source }
+    },
+    catch: (e) =>
+      new KubeApiError({
+        reason: "Unexpected",
+        operation: "load kubeconfig",
+        detail: e instanceof Error ? e.message : String(e)
+      })
+  })
+
+// ---------------------------------------------------------------------------------------------
+// errors
+
+interface Status {
+  readonly message?: string
+  readonly reason?: string
+  readonly code?: number
+  readonly details?: { readonly causes?: ReadonlyArray<StatusCause> }
+}
+
+const parseStatus = (body: unknown): Status | undefined => {
+  try {
+    const s: unknown = typeof body === "string" ? JSON.parse(body) : body
+    return typeof s === "object" && s !== null ? (s as Status) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const cleanCauses = (causes: ReadonlyArray<StatusCause> | undefined): ReadonlyArray<StatusCause> | undefined =>
+  causes?.map((c) => ({
+    ...(c.field !== undefined ? { field: c.field } : {}),
+    ...(c.reason !== undefined ? { reason: c.reason } : {}),
+    ...(c.message !== undefined ? { message: c.message } : {})
+  }))
+
+/** An error answer from the server (code + Status body) as a `KubeApiError`. */
+const fromStatus = (operation: string, verb: string, code: number, body: unknown, fallback: string): KubeApiError => {
+  const status = parseStatus(body)
+  let reason: KubeApiErrorReason = reasonFromStatus(code, verb)
+  // 409 is AlreadyExists or Conflict; the server says which.
+  if (code === 409 && (status?.reason === "AlreadyExists" || status?.reason === "Conflict")) reason = status.reason
+  const causes = cleanCauses(status?.details?.causes)
+  return new KubeApiError({
+    reason,
+    operation,
+    detail: status?.message ?? (typeof body === "string" && body !== "" ? body : fallback),
+    ...(causes !== undefined && causes.length > 0 ? { causes } : {})
+  })
+}
+
+const describe = (e: unknown): string => {
+  if (!(e instanceof Error)) return String(e)
+  const cause = (e as { cause?: unknown }).cause
+  const c = cause instanceof Error ? `: ${(cause as { code?: string }).code ?? cause.message}` : ""
+  return `${e.message}${c}`
+}
+
+const toKubeApiError = (operation: string, verb: string) => (e: unknown): KubeApiError => {
+  if (e instanceof ApiException) return fromStatus(operation, verb, e.code, e.body, `HTTP ${e.code}`)
+  // Our own mistakes or an answer we could not read; everything else never got an HTTP answer.
+  const unreadable = e instanceof SyntaxError || (e instanceof Error && e.name === "RequiredError")
+  return new KubeApiError({ reason: unreadable ? "Unexpected" : "Transport", operation, detail: describe(e) })
+}
+
+// ---------------------------------------------------------------------------------------------
+// the service
+
+/** Core kinds: `CustomObjectsApi` builds `/apis//v1/...`; the server wants `/api/v1/...`. */
+const coreGroupPath: ObservableMiddleware = {
+  pre: (ctx) => {
+    ctx.setUrl(ctx.getUrl().replace("/apis//", "/api/"))
+    return new Observable(Promise.resolve(ctx))
+  },
+  post: (res) => new Observable(Promise.resolve(res))
+}
+
+const coreOptions = { middleware: [coreGroupPath], middlewareMergeStrategy: "append" as const }
+
+/** Per-call configuration: the core-path rewrite where needed, the merge-patch content type for patches. */
+const callOptions = (kind: ResourceKind, mergePatch = false) => {
+  const base = kind.group === "" ? coreOptions : undefined
+  return mergePatch ? setHeaderOptions("Content-Type", PatchStrategy.MergePatch, base) : base
+}
+
+/** Lists of core kinds leave out apiVersion/kind on items; the in-memory cluster has them. */
+const withType = (kind: ResourceKind, o: unknown): KubeObject => {
+  const obj = o as KubeObject
+  return obj.apiVersion !== undefined && obj.kind !== undefined
+    ? obj
+    : { ...obj, apiVersion: apiVersionOf(kind), kind: kind.kind }
+}
+
+const collectionPath = (kind: ResourceKind, namespace: string | undefined): string => {
+  const base = kind.group === "" ? `/api/${kind.version}` : `/apis/${kind.group}/${kind.version}`
+  return kind.namespaced && namespace !== undefined && namespace !== ""
+    ? `${base}/namespaces/${encodeURIComponent(namespace)}/${kind.plural}`
+    : `${base}/${kind.plural}`
+}
+
+export const makeKubeApi = (kc: KubeConfig): KubeApi["Service"] => {
+  const co = kc.makeApiClient(CustomObjectsApi)
+
+  const op = (verb: string, kind: ResourceKind, namespace: string, name: string) =>
+    `${verb} ${kind.plural} ${namespace}/${name}`
+
+  /** The one place a client promise becomes an Effect. */
+  const call = <A>(operation: string, verb: string, f: () => Promise<A>): Effect.Effect<A, KubeApiError> =>
+    Effect.tryPromise({ try: f, catch: toKubeApiError(operation, verb) })
+
+  const gv = (kind: ResourceKind) => ({ group: kind.group, version: kind.version, plural: kind.plural })
+
+  const get = (kind: ResourceKind, namespace: string, name: string) =>
+    call(op("get", kind, namespace, name), "get", () =>
+      kind.namespaced
+        ? co.getNamespacedCustomObject({ ...gv(kind), namespace, name }, callOptions(kind))
+        : co.getClusterCustomObject({ ...gv(kind), name }, callOptions(kind))).pipe(Effect.map((o) => withType(kind, o)))
+
+  const list = (kind: ResourceKind, options: ListOptions = {}): Effect.Effect<ObjectList, KubeApiError> => {
+    const ns = options.namespace
+    const page = (cont: string | undefined) => {
+      const q = {
+        limit: LIST_PAGE,
+        ...(options.labelSelector !== undefined ? { labelSelector: options.labelSelector } : {}),
+        ...(cont !== undefined ? { _continue: cont } : {})
+      }
+      return call(op("list", kind, ns ?? "", ""), "list", () =>
+        (!kind.namespaced
+          ? co.listClusterCustomObject({ ...gv(kind), ...q }, callOptions(kind))
+          : ns === undefined || ns === ""
+          ? co.listCustomObjectForAllNamespaces(
+            { group: kind.group, version: kind.version, resourcePlural: kind.plural, ...q },
+            callOptions(kind)
+          )
+          : co.listNamespacedCustomObject({ ...gv(kind), namespace: ns, ...q }, callOptions(kind))) as Promise<{
+            items?: ReadonlyArray<unknown>
+            metadata?: { resourceVersion?: string; continue?: string }
+          }>)
+    }
+    return Effect.gen(function*() {
+      const first = yield* page(undefined)
+      const items = [...(first.items ?? [])]
+      let cont = first.metadata?.continue
+      while (cont !== undefined && cont !== "") {
+        const next = yield* page(cont)
+        items.push(...(next.items ?? []))
+        cont = next.metadata?.continue
+      }
+      return { items: items.map((o) => withType(kind, o)), resourceVersion: first.metadata?.resourceVersion ?? "" }
+    })
+  }
+
+  const watch = (kind: ResourceKind, options: WatchOptions): Stream.Stream<WatchEvent, KubeApiError> => {
+    const operation = `watch ${kind.plural} ${options.namespace ?? ""}`
+    const path = collectionPath(kind, options.namespace)
+    const params = {
+      resourceVersion: options.resourceVersion,
+      allowWatchBookmarks: true,
+      ...(options.labelSelector !== undefined ? { labelSelector: options.labelSelector } : {})
+    }
+    return Stream.callback<WatchEvent, KubeApiError>((queue) => {
+      const failWith = (e: KubeApiError) => void Queue.failCauseUnsafe(queue, Cause.fail(e))
+      const onEvent = (type: string, obj: unknown) => {
+        switch (type) {
+          case "ADDED":
+          case "MODIFIED":
+          case "DELETED":
+            Queue.offerUnsafe(queue, { type, object: withType(kind, obj) })
+            return
+          case "BOOKMARK": {
+            const rv = (obj as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion
+            if (rv !== undefined) Queue.offerUnsafe(queue, { type: "BOOKMARK", resourceVersion: rv })
+            return
+          }
+          case "ERROR": {
+            // A Status: 410 Expired/Gone when the resourceVersion is too old.
+            const code = parseStatus(obj)?.code ?? 500
+            failWith(fromStatus(operation, "watch", code, obj, "watch error"))
+            return
+          }
+        }
+      }
+      const onDone = (err: unknown) => {
+        if (err === null || err === undefined) return void Queue.endUnsafe(queue)
+        const name = (err as { name?: unknown }).name
+        // client-node aborts a watch after 30 s without data; like a server-side close, the
+        // caller resumes from the last version it saw.
+        if (name === "TimeoutError") return void Queue.endUnsafe(queue)
+        if (name === "AbortError") return // we aborted it: the stream is already gone
+        const statusCode = (err as { statusCode?: unknown }).statusCode
+        failWith(
+          typeof statusCode === "number"
+            ? fromStatus(operation, "watch", statusCode, undefined, describe(err))
+            : toKubeApiError(operation, "watch")(err)
+        )
+      }
+      return Effect.acquireRelease(
+        call(operation, "watch", () => new Watch(kc).watch(path, params, onEvent, onDone)),
+        (controller) => Effect.sync(() => controller.abort())
+      )
+    })
+  }
+
+  const create = (kind: ResourceKind, object: KubeObject) => {
+    const namespace = object.metadata.namespace ?? ""
+    const name = object.metadata.name
+    return call(op("create", kind, namespace, name), "create", () =>
+      kind.namespaced
+        ? co.createNamespacedCustomObject(
+          { ...gv(kind), namespace, body: object, fieldManager: FIELD_MANAGER },
+          callOptions(kind)
+        )
+        : co.createClusterCustomObject({ ...gv(kind), body: object, fieldManager: FIELD_MANAGER }, callOptions(kind)))
+      .pipe(Effect.map((o) => withType(kind, o)))
+  }
+
+  const replace = (kind: ResourceKind, object: KubeObject) => {
+    const namespace = object.metadata.namespace ?? ""
+    const name = object.metadata.name
+    return call(op("replace", kind, namespace, name), "replace", () =>
+      kind.namespaced
+        ? co.replaceNamespacedCustomObject(
+          { ...gv(kind), namespace, name, body: object, fieldManager: FIELD_MANAGER },
+          callOptions(kind)
+        )
+        : co.replaceClusterCustomObject(
+          { ...gv(kind), name, body: object, fieldManager: FIELD_MANAGER },
+          callOptions(kind)
+        )).pipe(Effect.map((o) => withType(kind, o)))
+  }
+
+  const patch = (kind: ResourceKind, namespace: string, name: string, body: MergePatch) =>
+    call(op("patch", kind, namespace, name), "patch", () =>
+      kind.namespaced
+        ? co.patchNamespacedCustomObject(
+          { ...gv(kind), namespace, name, body, fieldManager: FIELD_MANAGER },
+          callOptions(kind, true)
+        )
+        : co.patchClusterCustomObject(
+          { ...gv(kind), name, body, fieldManager: FIELD_MANAGER },
+          callOptions(kind, true)
+        )).pipe(Effect.map((o) => withType(kind, o)))
+
+  const patchStatus = (kind: ResourceKind, namespace: string, name: string, body: MergePatch) =>
+    call(op("patchStatus", kind, namespace, name), "patch", () =>
+      kind.namespaced
+        ? co.patchNamespacedCustomObjectStatus(
+          { ...gv(kind), namespace, name, body, fieldManager: FIELD_MANAGER },
+          callOptions(kind, true)
+        )
+        : co.patchClusterCustomObjectStatus(
+          { ...gv(kind), name, body, fieldManager: FIELD_MANAGER },
+          callOptions(kind, true)
+        )).pipe(Effect.map((o) => withType(kind, o)))
+
+  const del = (kind: ResourceKind, namespace: string, name: string, options: DeleteOptions = {}) => {
+    const body = options.uid !== undefined ? { preconditions: { uid: options.uid } } : undefined
+    return call(op("delete", kind, namespace, name), "delete", () =>
+      kind.namespaced
+        ? co.deleteNamespacedCustomObject(
+          { ...gv(kind), namespace, name, ...(body !== undefined ? { body } : {}) },
+          callOptions(kind)
+        )
+        : co.deleteClusterCustomObject(
+          { ...gv(kind), name, ...(body !== undefined ? { body } : {}) },
+          callOptions(kind)
+        )).pipe(Effect.asVoid)
+  }
+
+  return KubeApi.of({ get, list, watch, create, replace, patch, patchStatus, delete: del })
+}
+
+export interface KubeApiLiveOptions extends KubeConfigOptions {}
+
+export const KubeApiLive = {
+  /** `KubeApi` on the cluster the kubeconfig points at (see `loadKubeConfig` for the search order). */
+  layer: (options: KubeApiLiveOptions = {}): Layer.Layer<KubeApi, KubeApiError> =>
+    Layer.effect(
+      KubeApi,
+      Effect.map(loadKubeConfig(options), ({ kubeConfig }) => makeKubeApi(kubeConfig))
+    ),
+  /** `KubeApi` on an already loaded configuration. */
+  layerFromKubeConfig: (kc: KubeConfig): Layer.Layer<KubeApi> => Layer.succeed(KubeApi, makeKubeApi(kc))
+} as const
