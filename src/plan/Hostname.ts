@@ -16,7 +16,7 @@ export const hostnameProblem = (hostname: string, domain: string): string | unde
   const d = domain.toLowerCase()
   if (!h.includes(".")) return undefined
   if (h.endsWith(`.${d}`) && !h.slice(0, -d.length - 1).includes(".")) return undefined
-  return `hostname ${JSON.stringify(hostname)} is outside the cluster domain: use a single label such as "my-api", or "my-api.${d}"`
+  return `${JSON.stringify(hostname)} is outside the cluster domain ${d}: use a single label such as "my-api", or "my-api.${d}"`
 }
 
 export const sameHost = (a: string, b: string): boolean => a.toLowerCase().replace(/\.$/, "") === b.toLowerCase().replace(/\.$/, "")
