@@ -3,12 +3,19 @@
  * catch-all route to the Service, and a corsPolicy only when CORS is configured. Pure.
  */
 import type { ApiSpec } from "../domain/Api.ts"
-import type { ControllerConfig } from "../domain/ControllerConfig.ts"
-import type { VirtualService } from "../domain/Istio.ts"
+import type { ControllerConfig, Cors } from "../domain/ControllerConfig.ts"
+import type { CorsPolicy, VirtualService } from "../domain/Istio.ts"
 import { fqdnOf } from "./Hostname.ts"
 import { childLabels, type Owner, ownerReference } from "./Ownership.ts"
 
 export const serviceHost = (service: string, namespace: string): string => `${service}.${namespace}.svc.cluster.local`
+
+/** Only the lists that are configured: an unset variable means "no such header", not "allow nothing". */
+const corsPolicyOf = (cors: Cors): CorsPolicy => ({
+  ...(cors.allowOrigin.length > 0 ? { allowOrigin: cors.allowOrigin } : {}),
+  ...(cors.allowMethods.length > 0 ? { allowMethods: cors.allowMethods } : {}),
+  ...(cors.allowHeaders.length > 0 ? { allowHeaders: cors.allowHeaders } : {})
+})
 
 export const desiredVirtualService = (owner: Owner, spec: ApiSpec, config: ControllerConfig): VirtualService => ({
   apiVersion: "networking.istio.io/v1alpha3",
@@ -30,15 +37,7 @@ export const desiredVirtualService = (owner: Owner, spec: ApiSpec, config: Contr
           port: { number: spec.service.port }
         }
       }],
-      ...(config.cors !== undefined
-        ? {
-          corsPolicy: {
-            allowOrigin: config.cors.allowOrigin,
-            allowMethods: config.cors.allowMethods,
-            allowHeaders: config.cors.allowHeaders
-          }
-        }
-        : {})
+      ...(config.cors !== undefined ? { corsPolicy: corsPolicyOf(config.cors) } : {})
     }]
   }
 })

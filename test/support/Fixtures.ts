@@ -42,3 +42,12 @@ export const googleJwt = {
   type: "JWT",
   jwt: { issuer: "https://accounts.google.com", jwksUri: "https://www.googleapis.com/oauth2/v3/certs" }
 } as const
+
+/** The identity of the sample Api, as its children refer to it. */
+export const testOwner = {
+  apiVersion: "gateway.kyma-project.io/v1alpha2",
+  kind: "Api",
+  name: "sample",
+  namespace: "default",
+  uid: "0b0e7a9c-uid-sample"
+} as const
