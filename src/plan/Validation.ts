@@ -10,6 +10,8 @@ import { formatProblems, type Problem } from "../domain/Problems.ts"
 import { hostnameProblem } from "./Hostname.ts"
 
 const isAbsoluteHttpUrl = (s: string): boolean => {
+  // `https:host` parses too (WHATWG URLs are forgiving); an absolute URL spells out `//`.
+  if (!/^https?:\/\//i.test(s)) return false
   try {
     const u = new URL(s)
     return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== ""
@@ -23,7 +25,11 @@ const regexProblem = (source: string): string | undefined => {
     new RegExp(source)
     return undefined
   } catch (e) {
-    return e instanceof Error ? e.message.replace(/^Invalid regular expression: /, "") : String(e)
+    // "Invalid regular expression: /(/: Unterminated group" -> "unterminated group"
+    const why = (e instanceof Error ? e.message : String(e))
+      .replace(`Invalid regular expression: /${source}/: `, "")
+      .replace(/^Invalid regular expression: /, "")
+    return why.length === 0 ? why : why[0]!.toLowerCase() + why.slice(1)
   }
 }
 
@@ -72,7 +78,7 @@ export const validateSpec = (spec: ApiSpec, namespace: string, config: Controlle
       if (why !== undefined) {
         problems.push({
           path: `${at}.jwt.triggerRule.excludedPaths[${j}].regex`,
-          message: `${JSON.stringify(p.regex)} is not a valid regular expression (${why})`
+          message: `${JSON.stringify(p.regex)} is not a valid regular expression (${why}): fix it, or use exact, prefix or suffix`
         })
       }
     })
