@@ -1,0 +1,128 @@
+/**
+ * The work queue between watch events and reconcile passes, with client-go's contract:
+ *
+ * - keys are deduplicated: a key added ten times before a worker takes it is processed once;
+ * - a key is processed by at most one worker at a time: added while in flight, it is marked
+ *   dirty and handed out again only after `done`;
+ * - `addAfter` delays a key; a key already waiting keeps its earliest time;
+ * - `addRateLimited` backs off per key, exponentially with jitter, until `forget`.
+ *
+ * Time comes from Effect's Clock (sleep), so tests drive it with TestClock.
+ */
+import { Clock, Duration, Effect, Fiber, Queue, Random, type Scope } from "effect"
+
+export interface BackoffOptions {
+  /** First retry delay. */
+  readonly base: Duration.Duration
+  /** Upper bound of a retry delay. */
+  readonly max: Duration.Duration
+  /** ±fraction of random spread, so many failing keys do not retry in lockstep. */
+  readonly jitter: number
+}
+
+export const defaultBackoff: BackoffOptions = {
+  base: Duration.millis(200),
+  max: Duration.seconds(60),
+  jitter: 0.1
+}
+
+export interface WorkQueue<K> {
+  readonly add: (key: K) => Effect.Effect<void>
+  readonly addAfter: (key: K, delay: Duration.Duration) => Effect.Effect<void>
+  readonly addRateLimited: (key: K) => Effect.Effect<void>
+  /** Reset the key's failure count after a good pass. */
+  readonly forget: (key: K) => Effect.Effect<void>
+  /** How many times the key failed in a row. */
+  readonly failures: (key: K) => Effect.Effect<number>
+  /** Waits for a ready key and marks it in flight. */
+  readonly take: Effect.Effect<K>
+  /** Ends the key's pass; if it was added meanwhile, it becomes ready again. */
+  readonly done: (key: K) => Effect.Effect<void>
+  /** Keys waiting to be taken (not counting delayed or in-flight keys). */
+  readonly depth: Effect.Effect<number>
+  /** Keys currently being processed. */
+  readonly inFlight: Effect.Effect<number>
+}
+
+/** The delay of the n-th consecutive failure (n >= 1), before jitter. */
+export const backoffDelay = (options: BackoffOptions, n: number): Duration.Duration => {
+  const base = Duration.toMillis(options.base)
+  const max = Duration.toMillis(options.max)
+  return Duration.millis(Math.min(max, base * 2 ** Math.max(0, n - 1)))
+}
+
+export const makeWorkQueue = <K>(
+  backoff: BackoffOptions = defaultBackoff
+): Effect.Effect<WorkQueue<K>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const ready = yield* Queue.unbounded<K>()
+    const queued = new Set<K>() // in `ready`, not yet taken
+    const processing = new Set<K>()
+    const dirty = new Set<K>() // added while processing
+    const waiting = new Map<K, { readonly due: number; readonly fiber: Fiber.Fiber<void> }>()
+    const failureCount = new Map<K, number>()
+    const scope = yield* Effect.scope
+
+    const addNow = (key: K): Effect.Effect<void> =>
+      Effect.sync(() => {
+        if (processing.has(key)) {
+          dirty.add(key)
+          return
+        }
+        if (queued.has(key)) return
+        queued.add(key)
+        Queue.offerUnsafe(ready, key)
+      })
+
+    const addAfter = (key: K, delay: Duration.Duration): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const ms = Duration.toMillis(delay)
+        if (ms <= 0) return yield* addNow(key)
+        const now = yield* Clock.currentTimeMillis
+        const due = now + ms
+        const existing = waiting.get(key)
+        if (existing !== undefined && existing.due <= due) return
+        if (existing !== undefined) yield* Fiber.interrupt(existing.fiber)
+        const fiber = yield* Effect.sleep(delay).pipe(
+          Effect.andThen(Effect.sync(() => waiting.delete(key))),
+          Effect.andThen(addNow(key)),
+          Effect.forkIn(scope)
+        )
+        waiting.set(key, { due, fiber })
+      })
+
+    const addRateLimited = (key: K): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const n = (failureCount.get(key) ?? 0) + 1
+        failureCount.set(key, n)
+        const delay = Duration.toMillis(backoffDelay(backoff, n))
+        const spread = (yield* Random.next) * 2 - 1 // [-1, 1)
+        yield* addAfter(key, Duration.millis(Math.max(1, Math.round(delay * (1 + backoff.jitter * spread)))))
+      })
+
+    const take = Effect.gen(function*() {
+      const key = yield* Queue.take(ready)
+      queued.delete(key)
+      processing.add(key)
+      return key
+    })
+
+    const done = (key: K) =>
+      Effect.suspend(() => {
+        processing.delete(key)
+        if (!dirty.delete(key)) return Effect.void
+        return addNow(key)
+      })
+
+    return {
+      add: addNow,
+      addAfter,
+      addRateLimited,
+      forget: (key) => Effect.sync(() => void failureCount.delete(key)),
+      failures: (key) => Effect.sync(() => failureCount.get(key) ?? 0),
+      take,
+      done,
+      depth: Effect.sync(() => queued.size),
+      inFlight: Effect.sync(() => processing.size)
+    }
+  })
