@@ -1,17 +1,22 @@
 /**
  * Is an observed child what we want? Compared semantically, so fields the server or another
  * tool adds (defaults, unknown keys) do not make the controller rewrite the object forever:
- * the observed spec is read through the schema of what we write, which drops unknown keys,
- * then compared with the desired spec. Our labels and controller ownerReference must be there.
+ * the observed VirtualService spec is read through the schema of what we write, which drops
+ * unknown keys, then compared with the desired spec. Our labels and controller ownerReference
+ * must be there.
+ *
+ * The authentication Policy is compared exactly. Nothing adds fields to it on the server, and
+ * an added field there (`originIsOptional`, `peerIsOptional`, `targets[].ports`, an mTLS
+ * `mode`, `included_paths`) can switch authentication off while the status says it is on.
  */
 import { Option, Schema } from "effect"
-import { PolicySpec, VirtualServiceSpec } from "../domain/Istio.ts"
+import { VirtualServiceSpec } from "../domain/Istio.ts"
 import type { KubeObject } from "../domain/Kube.ts"
 import { jsonEqual } from "../domain/MergePatch.ts"
 
+/** Kinds whose unknown spec fields are ignored; every other kind is compared exactly. */
 const specSchemas: Record<string, Schema.Decoder<unknown>> = {
-  VirtualService: VirtualServiceSpec,
-  Policy: PolicySpec
+  VirtualService: VirtualServiceSpec
 }
 
 const projectSpec = (kind: string, spec: unknown): Option.Option<unknown> => {
