@@ -23,6 +23,7 @@ import {
   type ListOptions,
   type MergePatch,
   type ObjectList,
+  type StatusCause,
   type WatchEvent,
   type WatchOptions
 } from "./KubeApi.ts"
@@ -98,6 +99,23 @@ const specPart = (o: KubeObject): Record<string, unknown> => {
   return rest
 }
 
+/** `VirtualService.networking.istio.io`, as the server names a kind in messages. */
+const qualifiedKind = (kind: ResourceKind) => (kind.group === "" ? kind.kind : `${kind.kind}.${kind.group}`)
+
+/** ObjectMeta's maps and lists are `omitempty` on the server: empty ones are not stored. */
+const tidyMeta = (meta: ObjectMeta): ObjectMeta => {
+  const out: Record<string, unknown> = { ...meta }
+  for (const k of ["labels", "annotations"] as const) {
+    const v = out[k]
+    if (v === null || (typeof v === "object" && Object.keys(v as object).length === 0)) delete out[k]
+  }
+  for (const k of ["finalizers", "ownerReferences"] as const) {
+    const v = out[k]
+    if (v === null || (Array.isArray(v) && v.length === 0)) delete out[k]
+  }
+  return out as ObjectMeta
+}
+
 const iso = (millis: number) => new Date(Math.floor(millis / 1000) * 1000).toISOString().replace(".000Z", "Z")
 
 export interface MemoryClusterOptions {
@@ -149,8 +167,14 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
     return t
   }
 
-  const fail = (reason: KubeApiErrorReason, operation: string, detail: string) =>
-    new KubeApiError({ reason, operation, detail })
+  const fail = (reason: KubeApiErrorReason, operation: string, detail: string, causes?: ReadonlyArray<StatusCause>) =>
+    new KubeApiError({ reason, operation, detail, ...(causes !== undefined ? { causes } : {}) })
+
+  /** 422 as the server words it: `<Kind>.<group> "<name>" is invalid: <field>: <message>`. */
+  const invalid = (kind: ResourceKind, operation: string, name: string, field: string, reason: string, message: string) =>
+    fail("Invalid", operation, `${qualifiedKind(kind)} "${name}" is invalid: ${field}: ${message}`, [
+      { field, reason, message }
+    ])
 
   /** Records the request and fails it if a fault matches. */
   const enter = (verb: Verb, kind: ResourceKind, namespace: string, name: string): KubeApiError | undefined => {
@@ -257,6 +281,12 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
         const injected = enter("create", kind, namespace, name)
         if (injected) return Effect.fail(injected)
         const t = table(kind)
+        if (object.metadata.resourceVersion !== undefined && object.metadata.resourceVersion !== "") {
+          // The real server answers 500 here; a copy of a read object must not be re-created as is.
+          return Effect.fail(
+            fail("ServerError", op("create", kind, namespace, name), "resourceVersion should not be set on objects to be created")
+          )
+        }
         if (t.has(`${namespace}/${name}`)) {
           return Effect.fail(
             fail("AlreadyExists", op("create", kind, namespace, name), `${kind.plural} "${name}" already exists`)
@@ -275,7 +305,7 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
           ...rest,
           apiVersion: apiVersionOf(kind),
           kind: kind.kind,
-          metadata: stamp(meta as ObjectMeta, kind, namespace, now)
+          metadata: stamp(tidyMeta(meta as ObjectMeta), kind, namespace, now)
         }
         t.set(`${namespace}/${name}`, stored)
         publish(kind, "ADDED", stored)
@@ -291,15 +321,22 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
     operation: string
   ): Effect.Effect<KubeObject, KubeApiError> => {
     const cm = current.metadata
+    if (next.metadata.uid !== undefined && next.metadata.uid !== "" && next.metadata.uid !== cm.uid) {
+      // A uid in the body is a precondition: this incarnation only.
+      return Effect.fail(fail(
+        "Conflict",
+        operation,
+        `Operation cannot be fulfilled on ${kind.plural}.${kind.group} "${cm.name}": Precondition failed: UID in precondition: ${next.metadata.uid}, UID in object meta: ${cm.uid}`
+      ))
+    }
     if (cm.deletionTimestamp !== undefined) {
       const before = new Set(cm.finalizers ?? [])
       const added = (next.metadata.finalizers ?? []).filter((f) => !before.has(f))
       if (added.length > 0) {
-        return Effect.fail(fail(
-          "Forbidden",
-          operation,
-          `no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`
-        ))
+        const message = `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{${
+          added.map((f) => JSON.stringify(f)).join(", ")
+        }}`
+        return Effect.fail(invalid(kind, operation, cm.name, "metadata.finalizers", "FieldValueForbidden", message))
       }
     }
     const { status: _ignored, ...nextWithoutStatus } = next
@@ -309,14 +346,16 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
       apiVersion: current.apiVersion,
       kind: current.kind,
       metadata: {
-        ...next.metadata,
+        ...tidyMeta(next.metadata),
         name: cm.name,
         namespace: cm.namespace ?? "",
         uid: cm.uid!,
         creationTimestamp: cm.creationTimestamp!,
         generation: cm.generation!,
         resourceVersion: cm.resourceVersion!,
-        ...(cm.deletionTimestamp !== undefined ? { deletionTimestamp: cm.deletionTimestamp } : {})
+        ...(cm.deletionTimestamp !== undefined
+          ? { deletionTimestamp: cm.deletionTimestamp, deletionGracePeriodSeconds: 0 }
+          : {})
       }
     }
     if (jsonEqual(merged, current)) return Effect.succeed(structuredClone(current)) // no-op write: no new version
@@ -329,14 +368,26 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
         resourceVersion: nextRv()
       }
     }
-    return Effect.succeed(finalizeOrStore(kind, stored))
+    return Effect.succeed(finalizeOrStore(kind, current, stored))
   }
 
-  const finalizeOrStore = (kind: ResourceKind, stored: KubeObject): KubeObject => {
+  /**
+   * Store `stored`, or delete the object when it is marked for deletion and has no finalizers
+   * left. As on the real server, the watch then sees the last stored state at the deletion's
+   * resourceVersion, and the caller gets what it wrote at the last stored resourceVersion.
+   */
+  const finalizeOrStore = (kind: ResourceKind, previous: KubeObject, stored: KubeObject): KubeObject => {
     const key = `${stored.metadata.namespace ?? ""}/${stored.metadata.name}`
     if (stored.metadata.deletionTimestamp !== undefined && (stored.metadata.finalizers ?? []).length === 0) {
       table(kind).delete(key)
-      publish(kind, "DELETED", stored)
+      publish(kind, "DELETED", {
+        ...previous,
+        metadata: { ...previous.metadata, resourceVersion: stored.metadata.resourceVersion! }
+      })
+      return structuredClone({
+        ...stored,
+        metadata: { ...stored.metadata, resourceVersion: previous.metadata.resourceVersion! }
+      })
     } else {
       table(kind).set(key, stored)
       publish(kind, "MODIFIED", stored)
@@ -370,7 +421,14 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
     const operation = op("replace", kind, namespace, name)
     return Effect.flatMap(current(kind, "replace", namespace, name), (cur) => {
       if (object.metadata.resourceVersion === undefined || object.metadata.resourceVersion === "") {
-        return Effect.fail(fail("Invalid", operation, "metadata.resourceVersion: Invalid value: must be specified for an update"))
+        return Effect.fail(invalid(
+          kind,
+          operation,
+          name,
+          "metadata.resourceVersion",
+          "FieldValueInvalid",
+          "Invalid value: 0: must be specified for an update"
+        ))
       }
       if (stale(object.metadata.resourceVersion, cur)) return Effect.fail(conflict(operation, name))
       return commit(kind, cur, structuredClone(object), operation)
@@ -399,7 +457,7 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
         status,
         metadata: { ...cur.metadata, resourceVersion: nextRv() }
       }
-      return Effect.succeed(finalizeOrStore(kind, stored))
+      return Effect.succeed(finalizeOrStore(kind, cur, stored))
     })
   }
 
@@ -411,15 +469,23 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
           return Effect.fail(fail(
             "Conflict",
             operation,
-            `Precondition failed: UID in precondition: ${options.uid}, UID in object meta: ${cur.metadata.uid}`
+            `Operation cannot be fulfilled on ${qualifiedKind(kind)} "${name}": the UID in the precondition (${options.uid}) does not match the UID in record (${cur.metadata.uid}). The object might have been deleted and then recreated`
           ))
         }
         if (cur.metadata.deletionTimestamp !== undefined) return Effect.void
+        // Marking for deletion bumps generation (it changes what the owner must do) and, for
+        // kinds without graceful deletion, sets a zero grace period.
         const stored: KubeObject = {
           ...cur,
-          metadata: { ...cur.metadata, deletionTimestamp: iso(now), resourceVersion: nextRv() }
+          metadata: {
+            ...cur.metadata,
+            deletionTimestamp: iso(now),
+            deletionGracePeriodSeconds: 0,
+            generation: (cur.metadata.generation ?? 0) + 1,
+            resourceVersion: nextRv()
+          }
         }
-        finalizeOrStore(kind, stored)
+        finalizeOrStore(kind, cur, stored)
         return Effect.void
       })
     )
