@@ -1,0 +1,163 @@
+/**
+ * The controller's view of the cluster: informers for Apis, VirtualServices and the
+ * authentication children, plus the indexes the conflict checks need, so a pass reads memory,
+ * not the API server, whatever the number of objects:
+ *
+ *   host (lower-case)        -> VirtualServices serving it, all namespaces   (hostname check)
+ *   namespace/service        -> Apis targeting it                            (target-service check)
+ *   fqdn                     -> Apis asking for it                           (who to wake when a host frees)
+ *   owner Api (namespace/name) -> its children                               (child events -> owner)
+ *
+ * Every change is also published, after the store and indexes are updated, for the controller
+ * (to enqueue keys) and for the web view.
+ */
+import { Context, Effect, Layer, PubSub, type Scope } from "effect"
+import { Kinds, type KubeObject, type ResourceKind } from "../domain/Kube.ts"
+import type { KubeApi } from "../k8s/KubeApi.ts"
+import { servesHost, targetServiceOf } from "../plan/Conflicts.ts"
+import { lookupsFor } from "../plan/Decide.ts"
+import { ownerKeyOf } from "../plan/Ownership.ts"
+import { ClusterView } from "./ClusterView.ts"
+import { type Change, type Informer, makeInformer } from "./Informer.ts"
+import { Settings } from "./Settings.ts"
+
+/** A multimap that remembers, per object, which index keys it was filed under. */
+class Index {
+  private readonly byKey = new Map<string, Set<string>>()
+  private readonly byObject = new Map<string, ReadonlyArray<string>>()
+
+  set(object: string, keys: ReadonlyArray<string>) {
+    this.delete(object)
+    this.byObject.set(object, keys)
+    for (const k of keys) {
+      let s = this.byKey.get(k)
+      if (s === undefined) this.byKey.set(k, (s = new Set()))
+      s.add(object)
+    }
+  }
+
+  delete(object: string) {
+    for (const k of this.byObject.get(object) ?? []) {
+      const s = this.byKey.get(k)
+      s?.delete(object)
+      if (s?.size === 0) this.byKey.delete(k)
+    }
+    this.byObject.delete(object)
+  }
+
+  get(key: string): ReadonlyArray<string> {
+    return [...(this.byKey.get(key) ?? [])]
+  }
+
+  size(): number {
+    return this.byKey.size
+  }
+}
+
+const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`
+
+const hostsOf = (vs: KubeObject): ReadonlyArray<string> => {
+  const hosts = (vs["spec"] as { hosts?: unknown } | undefined)?.hosts
+  return Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === "string").map((h) => h.toLowerCase().replace(/\.$/, "")) : []
+}
+
+export class ClusterCache extends Context.Service<ClusterCache, {
+  readonly synced: Effect.Effect<void>
+  readonly isSynced: Effect.Effect<boolean>
+  /** Changes published after the store and indexes moved; subscribe before awaiting `synced`. */
+  readonly subscribe: Effect.Effect<PubSub.Subscription<Change>, never, Scope.Scope>
+  readonly apis: () => ReadonlyArray<KubeObject>
+  readonly api: (namespace: string, name: string) => KubeObject | undefined
+  /** Apis whose spec asks for `fqdn`. */
+  readonly apisForHost: (fqdn: string) => ReadonlyArray<string>
+  /** Apis in `namespace` targeting `service`. */
+  readonly apisForService: (namespace: string, service: string) => ReadonlyArray<string>
+  /** Children (as `Kind namespace/name`) that name the Api as their owner. */
+  readonly childrenOf: (apiKey: string) => ReadonlyArray<string>
+  readonly informers: ReadonlyArray<Informer>
+}>()("api-controller/controller/ClusterCache") {
+  /** The cache, and a `ClusterView` that reads from it. */
+  static readonly layer: Layer.Layer<ClusterCache | ClusterView, never, KubeApi | Settings> = Layer.effectContext(
+    Effect.gen(function*() {
+      const { config, backend } = yield* Settings
+      const changes = yield* PubSub.unbounded<Change>()
+      yield* Effect.addFinalizer(() => PubSub.shutdown(changes))
+
+      const vsByHost = new Index()
+      const apisByService = new Index()
+      const apisByHost = new Index()
+      const childrenByOwner = new Index()
+
+      const indexChange = (c: Change) =>
+        Effect.suspend(() => {
+          const key = keyOf(c.object)
+          const gone = c.type === "DELETED"
+          if (c.kind === Kinds.Api) {
+            if (gone) {
+              apisByService.delete(key)
+              apisByHost.delete(key)
+            } else {
+              const service = targetServiceOf(c.object)
+              apisByService.set(key, service !== undefined ? [`${c.object.metadata.namespace}/${service}`] : [])
+              const { fqdn } = lookupsFor(c.object as never, config)
+              apisByHost.set(key, fqdn !== undefined ? [fqdn] : [])
+            }
+          } else {
+            const childKey = `${c.kind.kind} ${key}`
+            if (gone) childrenByOwner.delete(childKey)
+            else {
+              const owner = ownerKeyOf(c.object)
+              childrenByOwner.set(childKey, owner !== undefined ? [owner] : [])
+            }
+            if (c.kind === Kinds.VirtualService) {
+              if (gone) vsByHost.delete(key)
+              else vsByHost.set(key, hostsOf(c.object))
+            }
+          }
+          return PubSub.publish(changes, c)
+        })
+
+      const kinds: ReadonlyArray<ResourceKind> = [Kinds.Api, Kinds.VirtualService, ...backend.kinds]
+      const informers: Array<Informer> = []
+      for (const kind of kinds) informers.push(yield* makeInformer(kind, { onChange: indexChange }))
+      const [apiInformer, vsInformer] = informers as [Informer, Informer, ...Array<Informer>]
+      const byKind = new Map(informers.map((i) => [i.kind, i]))
+
+      const synced = Effect.forEach(informers, (i) => i.synced, { discard: true })
+
+      const cache = ClusterCache.of({
+        synced,
+        isSynced: Effect.sync(() => informers.every((i) => i.isSynced())),
+        subscribe: PubSub.subscribe(changes),
+        apis: () => apiInformer.list(),
+        api: (namespace, name) => apiInformer.get(namespace, name),
+        apisForHost: (fqdn) => apisByHost.get(fqdn.toLowerCase()),
+        apisForService: (namespace, service) => apisByService.get(`${namespace}/${service}`),
+        childrenOf: (apiKey) => childrenByOwner.get(apiKey),
+        informers
+      })
+
+      const objectsOf = (informer: Informer, keys: ReadonlyArray<string>) =>
+        keys.flatMap((k) => {
+          const slash = k.indexOf("/")
+          const o = informer.get(k.slice(0, slash), k.slice(slash + 1))
+          return o !== undefined ? [o] : []
+        })
+
+      const view = ClusterView.of({
+        get: (kind, namespace, name) =>
+          Effect.sync(() => {
+            const informer = byKind.get(kind)
+            if (informer === undefined) throw new Error(`no informer for ${kind.plural}`)
+            return informer.get(namespace, name)
+          }),
+        virtualServicesForHost: (fqdn) =>
+          Effect.sync(() => objectsOf(vsInformer, vsByHost.get(fqdn.toLowerCase())).filter((vs) => servesHost(vs, fqdn))),
+        apisForService: (namespace, service) =>
+          Effect.sync(() => objectsOf(apiInformer, apisByService.get(`${namespace}/${service}`)))
+      })
+
+      return Context.make(ClusterCache, cache).pipe(Context.add(ClusterView, view))
+    })
+  )
+}

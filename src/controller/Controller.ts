@@ -1,0 +1,164 @@
+/**
+ * The long-running controller: cache changes become keys in the work queue, workers take keys
+ * one pass at a time per Api, and the outcome of each pass decides when the key comes back.
+ *
+ *   ClusterCache change ──keysFor──▶ WorkQueue ──take──▶ worker: Reconciler.reconcile(key)
+ *        ▲                              ▲                     │
+ *        └────── watch events ──────────┴── requeue / backoff ┘      + periodic resync
+ *
+ * The event pump runs on every replica, so a standby's cache and queue stay warm; workers run
+ * only where `gate` lets them (the leader, when leader election is on).
+ */
+import { Cause, Clock, Context, Duration, Effect, Layer, PubSub } from "effect"
+import { Kinds, type ObjectKey, objectKey } from "../domain/Kube.ts"
+import { targetServiceOf } from "../plan/Conflicts.ts"
+import { ownerKeyOf } from "../plan/Ownership.ts"
+import { ClusterCache } from "./ClusterCache.ts"
+import type { Change } from "./Informer.ts"
+import { Reconciler } from "./Reconciler.ts"
+import { type BackoffOptions, defaultBackoff, makeWorkQueue, type WorkQueue } from "./WorkQueue.ts"
+
+export interface ControllerOptions {
+  readonly workers: number
+  /** Every Api is looked at again this often, whatever the events say. */
+  readonly resyncPeriod: Duration.Duration
+  readonly backoff: BackoffOptions
+}
+
+export const defaultControllerOptions: ControllerOptions = {
+  workers: 2,
+  resyncPeriod: Duration.minutes(10),
+  backoff: defaultBackoff
+}
+
+export type PassOutcome = "done" | "requeue" | "retry" | "error"
+
+/** Hooks for metrics and views; all optional. */
+export interface ControllerHooks {
+  readonly onPass?: (key: ObjectKey, outcome: PassOutcome, seconds: number) => Effect.Effect<void>
+  readonly onQueueDepth?: (depth: number) => Effect.Effect<void>
+}
+
+const hostsOf = (o: { readonly [k: string]: unknown } | undefined): ReadonlyArray<string> => {
+  const hosts = (o?.["spec"] as { hosts?: unknown } | undefined)?.hosts
+  return Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === "string") : []
+}
+
+/**
+ * Which Apis a change concerns: the Api itself; for an Api, the others competing for its old and
+ * new Service; for a child, its owner; for a VirtualService, also every Api waiting for one of
+ * the hosts it gave up or took (so a freed hostname heals the blocked Api right away).
+ */
+export const keysFor = (change: Change, cache: ClusterCache["Service"]): ReadonlyArray<ObjectKey> => {
+  const { object, old } = change
+  const namespace = object.metadata.namespace ?? ""
+  const keys = new Set<string>()
+  if (change.kind === Kinds.Api) {
+    keys.add(`${namespace}/${object.metadata.name}`)
+    for (const api of [object, old]) {
+      const service = api !== undefined ? targetServiceOf(api) : undefined
+      if (service !== undefined) for (const k of cache.apisForService(namespace, service)) keys.add(k)
+    }
+  } else {
+    for (const o of [object, old]) {
+      const owner = o !== undefined ? ownerKeyOf(o) : undefined
+      if (owner !== undefined) keys.add(owner)
+    }
+    if (change.kind === Kinds.VirtualService) {
+      for (const host of new Set([...hostsOf(object), ...hostsOf(old)])) {
+        for (const k of cache.apisForHost(host.toLowerCase().replace(/\.$/, ""))) keys.add(k)
+      }
+    }
+  }
+  return [...keys] as Array<ObjectKey>
+}
+
+export class Controller extends Context.Service<Controller, {
+  readonly queue: WorkQueue<ObjectKey>
+  /** Look at every Api again. */
+  readonly resyncAll: Effect.Effect<void>
+}>()("api-controller/controller/Controller") {
+  /**
+   * Starts the event pump, the resync timer and, behind `gate`, the workers. `gate` wraps the
+   * workers' lifetime: identity without leader election, `runWhileLeader` with it.
+   */
+  static readonly layer = (
+    options: ControllerOptions = defaultControllerOptions,
+    hooks: ControllerHooks = {},
+    gate: <A, E, R>(work: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> = (w) => w
+  ) =>
+    Layer.effect(
+      Controller,
+      Effect.gen(function*() {
+        const cache = yield* ClusterCache
+        const reconciler = yield* Reconciler
+        const queue = yield* makeWorkQueue<ObjectKey>(options.backoff)
+        const reportDepth = Effect.flatMap(queue.depth, (d) => hooks.onQueueDepth?.(d) ?? Effect.void)
+
+        // Subscribe before the caches sync, so no change between sync and subscription is lost.
+        const subscription = yield* cache.subscribe
+        yield* Effect.forkScoped(Effect.forever(
+          Effect.gen(function*() {
+            const change = yield* PubSub.take(subscription)
+            for (const key of keysFor(change, cache)) yield* queue.add(key)
+            yield* reportDepth
+          })
+        ))
+
+        const resyncAll = Effect.gen(function*() {
+          for (const api of cache.apis()) yield* queue.add(objectKey(api.metadata.namespace, api.metadata.name))
+          yield* reportDepth
+        })
+
+        const pass = (key: ObjectKey) =>
+          Effect.gen(function*() {
+            const started = yield* Clock.currentTimeMillis
+            const exit = yield* Effect.exit(reconciler.reconcile(key))
+            const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
+            let outcome: PassOutcome
+            if (exit._tag === "Success") {
+              yield* queue.forget(key)
+              if (exit.value._tag === "RequeueAfter") {
+                yield* queue.addAfter(key, exit.value.after)
+                outcome = "requeue"
+              } else outcome = "done"
+            } else {
+              const failure = Cause.findErrorOption(exit.cause)
+              if (failure._tag === "Some" && !failure.value.retryable) {
+                yield* queue.forget(key)
+                yield* Effect.logError("pass failed; not retrying until the Api or its world changes", {
+                  error: failure.value.message
+                })
+                outcome = "error"
+              } else {
+                // Transient API failures, lost races (409) and defects back off and retry: one
+                // bad Api never stops the workers.
+                const attempts = (yield* queue.failures(key)) + 1
+                yield* queue.addRateLimited(key)
+                yield* (failure._tag === "Some"
+                  ? Effect.logWarning("pass failed; retrying with backoff", { error: failure.value.message, attempts })
+                  : Effect.logError("pass crashed; retrying with backoff", { cause: Cause.pretty(exit.cause), attempts }))
+                outcome = "retry"
+              }
+            }
+            yield* queue.done(key)
+            yield* hooks.onPass?.(key, outcome, seconds) ?? Effect.void
+            yield* reportDepth
+          }).pipe(Effect.annotateLogs({ api: key }))
+
+        const worker = Effect.forever(Effect.flatMap(queue.take, pass))
+
+        yield* Effect.forkScoped(gate(
+          Effect.gen(function*() {
+            yield* cache.synced
+            yield* Effect.logInfo("caches synced; starting workers", { workers: options.workers, apis: cache.apis().length })
+            yield* resyncAll
+            yield* Effect.forkChild(Effect.forever(Effect.sleep(options.resyncPeriod).pipe(Effect.andThen(resyncAll))))
+            yield* Effect.all(Array.from({ length: options.workers }, () => worker), { concurrency: "unbounded" })
+          })
+        ))
+
+        return Controller.of({ queue, resyncAll })
+      })
+    )
+}

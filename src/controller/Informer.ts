@@ -1,0 +1,159 @@
+/**
+ * A list + watch cache of one kind, as client-go's reflector keeps it: list, then watch from the
+ * list's resourceVersion; when the watch ends, resume from the last version seen (bookmarks
+ * included); when the server says 410 Gone, relist and report the difference; on any other
+ * failure, back off and try again. Every change is passed to `onChange` after the store is
+ * updated, so a handler that reads the store sees the new state.
+ */
+import { Deferred, Duration, Effect, Schedule, type Scope, Stream } from "effect"
+import type { KubeObject, ResourceKind } from "../domain/Kube.ts"
+import { jsonEqual } from "../domain/MergePatch.ts"
+import { KubeApi, type KubeApiError } from "../k8s/KubeApi.ts"
+
+export type ChangeType = "ADDED" | "MODIFIED" | "DELETED"
+
+export interface Change {
+  readonly kind: ResourceKind
+  readonly type: ChangeType
+  readonly object: KubeObject
+  /** The previous version, for MODIFIED and DELETED. */
+  readonly old: KubeObject | undefined
+}
+
+export interface Informer {
+  readonly kind: ResourceKind
+  readonly get: (namespace: string, name: string) => KubeObject | undefined
+  readonly list: () => ReadonlyArray<KubeObject>
+  readonly size: () => number
+  /** Completes once the first list is in the store. */
+  readonly synced: Effect.Effect<void>
+  readonly isSynced: () => boolean
+  /** Relists since start, for metrics and tests. */
+  readonly relists: () => number
+}
+
+export interface InformerOptions {
+  readonly namespace?: string
+  readonly labelSelector?: string
+  readonly onChange: (change: Change) => Effect.Effect<void>
+  /** Pause between failed list or watch attempts. */
+  readonly retry?: Schedule.Schedule<unknown, unknown>
+}
+
+const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`
+
+/** Capped exponential backoff with jitter: 200ms, 400ms, ... at most 30s. */
+const defaultRetry = Schedule.min([Schedule.exponential(Duration.millis(200)), Schedule.spaced(Duration.seconds(30))]).pipe(
+  Schedule.jittered
+)
+
+/** Starts the informer in the current scope; it stops when the scope closes. */
+export const makeInformer = (
+  kind: ResourceKind,
+  options: InformerOptions
+): Effect.Effect<Informer, never, KubeApi | Scope.Scope> =>
+  Effect.gen(function*() {
+    const kube = yield* KubeApi
+    const store = new Map<string, KubeObject>()
+    const synced = yield* Deferred.make<void>()
+    let isSynced = false
+    let relists = 0
+    const listOptions = {
+      ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
+      ...(options.labelSelector !== undefined ? { labelSelector: options.labelSelector } : {})
+    }
+
+    const emit = (type: ChangeType, object: KubeObject, old: KubeObject | undefined) =>
+      options.onChange({ kind, type, object, old })
+
+    /** Replace the store with a fresh list, reporting what changed since the last view. */
+    const relist = Effect.gen(function*() {
+      const list = yield* kube.list(kind, listOptions)
+      relists++
+      const seen = new Set<string>()
+      for (const item of list.items) {
+        const key = keyOf(item)
+        seen.add(key)
+        const old = store.get(key)
+        store.set(key, item)
+        if (old === undefined) yield* emit("ADDED", item, undefined)
+        else if (old.metadata.resourceVersion !== item.metadata.resourceVersion || !jsonEqual(old, item)) {
+          yield* emit("MODIFIED", item, old)
+        }
+      }
+      for (const [key, old] of [...store]) {
+        if (!seen.has(key)) {
+          store.delete(key)
+          yield* emit("DELETED", old, old)
+        }
+      }
+      if (!isSynced) {
+        isSynced = true
+        yield* Deferred.succeed(synced, undefined)
+      }
+      return list.resourceVersion
+    })
+
+    /** Watch from `from` until the stream ends (Right: resume here) or fails. */
+    const watchFrom = (from: string): Effect.Effect<string, KubeApiError> => {
+      let rv = from
+      return kube.watch(kind, { ...listOptions, resourceVersion: from }).pipe(
+        Stream.runForEach((event) =>
+          Effect.suspend(() => {
+            if (event.type === "BOOKMARK") {
+              rv = event.resourceVersion
+              return Effect.void
+            }
+            const object = event.object
+            rv = object.metadata.resourceVersion ?? rv
+            const key = keyOf(object)
+            const old = store.get(key)
+            if (event.type === "DELETED") {
+              store.delete(key)
+              return emit("DELETED", object, old)
+            }
+            store.set(key, object)
+            return emit(old === undefined ? "ADDED" : "MODIFIED", object, old)
+          })
+        ),
+        Effect.map(() => rv)
+      )
+    }
+
+    const retry = options.retry ?? defaultRetry
+
+    const run: Effect.Effect<never> = Effect.gen(function*() {
+      let rv = yield* relist.pipe(
+        Effect.tapError((e) => Effect.logWarning("list failed; retrying", { kind: kind.plural, error: e.message })),
+        Effect.retry(retry)
+      )
+      while (true) {
+        const outcome = yield* Effect.result(watchFrom(rv))
+        if (outcome._tag === "Success") {
+          rv = outcome.success // the server closed the watch: resume where we were
+          continue
+        }
+        const error = outcome.failure
+        if (error.reason !== "Gone") {
+          yield* Effect.logWarning("watch failed; retrying", { kind: kind.plural, error: error.message })
+          yield* Effect.sleep(Duration.seconds(1))
+        } else yield* Effect.logDebug("watch expired (410); relisting", { kind: kind.plural })
+        rv = yield* relist.pipe(
+          Effect.tapError((e) => Effect.logWarning("relist failed; retrying", { kind: kind.plural, error: e.message })),
+          Effect.retry(retry)
+        )
+      }
+    }).pipe(Effect.annotateLogs({ informer: kind.plural })) as Effect.Effect<never>
+
+    yield* Effect.forkScoped(run)
+
+    return {
+      kind,
+      get: (namespace, name) => store.get(`${namespace}/${name}`),
+      list: () => [...store.values()],
+      size: () => store.size,
+      synced: Deferred.await(synced),
+      isSynced: () => isSynced,
+      relists: () => relists
+    }
+  })

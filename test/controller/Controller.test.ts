@@ -1,0 +1,138 @@
+/**
+ * The running controller (informer caches, indexes, work queue, workers) on the in-memory
+ * cluster under TestClock: it converges, heals from events alone, and stays quiet when nothing
+ * changes.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Layer } from "effect"
+import { ClusterCache } from "../../src/controller/ClusterCache.ts"
+import { Controller, defaultControllerOptions } from "../../src/controller/Controller.ts"
+import { Reconciler } from "../../src/controller/Reconciler.ts"
+import { Settings } from "../../src/controller/Settings.ts"
+import { Kinds, objectKey } from "../../src/domain/Kube.ts"
+import { EventRecorder } from "../../src/k8s/EventRecorder.ts"
+import { KubeApi } from "../../src/k8s/KubeApi.ts"
+import { MemoryCluster, WRITE_VERBS } from "../../src/k8s/MemoryCluster.ts"
+import { eventually } from "../support/Eventually.ts"
+import { apiObject, googleJwt, testConfig } from "../support/Fixtures.ts"
+import { statusOf } from "../support/World.ts"
+
+const resyncPeriod = Duration.minutes(10)
+
+const running = Controller.layer({ ...defaultControllerOptions, workers: 2, resyncPeriod }).pipe(
+  Layer.provideMerge(Reconciler.layer),
+  Layer.provideMerge(ClusterCache.layer),
+  Layer.provideMerge(Layer.mergeAll(EventRecorder.layer, Settings.layer(testConfig))),
+  Layer.provideMerge(MemoryCluster.layer())
+)
+
+const created = (namespace: string, name: string, withAuth = false) =>
+  Effect.gen(function*() {
+    const s = yield* statusOf(objectKey(namespace, name))
+    assert.strictEqual(s.virtualService?.code, 2, `${namespace}/${name} virtualService`)
+    if (withAuth) assert.strictEqual(s.authenticationStatus?.code, 2, `${namespace}/${name} policy`)
+    return s
+  })
+
+const writeCount = Effect.gen(function*() {
+  const cluster = yield* MemoryCluster
+  return (yield* cluster.requests).filter((r) => WRITE_VERBS.has(r.verb)).length
+})
+
+describe("controller on the in-memory cluster", () => {
+  it.effect("converges many Apis, with no list call per pass", () =>
+    Effect.gen(function*() {
+      const kube = yield* KubeApi
+      const cluster = yield* MemoryCluster
+      for (let i = 0; i < 50; i++) {
+        yield* kube.create(Kinds.Api, apiObject(`ns-${i % 5}`, `api-${i}`, {
+          service: { name: `svc-${i}`, port: 80 },
+          hostname: `host-${i}`,
+          authentication: [googleJwt]
+        }))
+      }
+      yield* eventually(Effect.forEach(Array.from({ length: 50 }, (_, i) => i), (i) => created(`ns-${i % 5}`, `api-${i}`, true)))
+      const lists = (yield* cluster.requests).filter((r) => r.verb === "list")
+      assert.strictEqual(lists.length, 3, "one list per informer (Apis, VirtualServices, Policies), none per pass")
+    }).pipe(Effect.provide(running)))
+
+  it.effect("a periodic resync over converged Apis makes no write", () =>
+    Effect.gen(function*() {
+      const kube = yield* KubeApi
+      for (let i = 0; i < 10; i++) {
+        yield* kube.create(Kinds.Api, apiObject("quiet", `api-${i}`, { service: { name: `svc-${i}`, port: 80 }, hostname: `q-${i}` }))
+      }
+      yield* eventually(Effect.forEach(Array.from({ length: 10 }, (_, i) => i), (i) => created("quiet", `api-${i}`)))
+      const before = yield* writeCount
+      const controller = yield* Controller
+      yield* controller.resyncAll
+      yield* eventually(Effect.gen(function*() {
+        assert.strictEqual(yield* controller.queue.depth, 0)
+        assert.strictEqual(yield* controller.queue.inFlight, 0)
+      }))
+      assert.strictEqual((yield* writeCount) - before, 0)
+    }).pipe(Effect.provide(running)))
+
+  it.effect("a freed hostname heals the blocked Api from the watch event alone", () =>
+    Effect.gen(function*() {
+      const kube = yield* KubeApi
+      yield* kube.create(Kinds.VirtualService, {
+        apiVersion: "networking.istio.io/v1alpha3",
+        kind: "VirtualService",
+        metadata: { name: "squatter", namespace: "other" },
+        spec: { hosts: ["wanted.kyma.local"] }
+      })
+      yield* kube.create(Kinds.Api, apiObject("team", "wants", { service: { name: "web", port: 80 }, hostname: "wanted" }))
+      yield* eventually(Effect.gen(function*() {
+        assert.strictEqual((yield* statusOf(objectKey("team", "wants"))).virtualService?.code, 4)
+      }))
+      yield* kube.delete(Kinds.VirtualService, "other", "squatter")
+      // Far less than the resync period: only the event can have done it.
+      yield* eventually(created("team", "wants"), { steps: 40 })
+    }).pipe(Effect.provide(running)))
+
+  it.effect("a deleted child is restored and an edited one put back, from its watch event", () =>
+    Effect.gen(function*() {
+      const kube = yield* KubeApi
+      yield* kube.create(Kinds.Api, apiObject("team", "drift", { service: { name: "web", port: 80 }, hostname: "drift" }))
+      yield* eventually(created("team", "drift"))
+      yield* kube.delete(Kinds.VirtualService, "team", "drift")
+      yield* eventually(Effect.flatMap(kube.get(Kinds.VirtualService, "team", "drift"), () => created("team", "drift")), { steps: 40 })
+      const vs = yield* kube.get(Kinds.VirtualService, "team", "drift")
+      yield* kube.replace(Kinds.VirtualService, { ...vs, spec: { ...(vs["spec"] as object), hosts: ["evil.kyma.local"] } })
+      yield* eventually(Effect.gen(function*() {
+        const now = yield* kube.get(Kinds.VirtualService, "team", "drift")
+        assert.deepStrictEqual((now["spec"] as { hosts: unknown }).hosts, ["drift.kyma.local"])
+      }), { steps: 40 })
+    }).pipe(Effect.provide(running)))
+
+  it.effect("a second Api for a Service proceeds when the first is deleted", () =>
+    Effect.gen(function*() {
+      const kube = yield* KubeApi
+      yield* kube.create(Kinds.Api, apiObject("team", "a-first", { service: { name: "web", port: 80 }, hostname: "one" }))
+      yield* kube.create(Kinds.Api, apiObject("team", "b-second", { service: { name: "web", port: 80 }, hostname: "two" }))
+      yield* eventually(Effect.gen(function*() {
+        yield* created("team", "a-first")
+        assert.strictEqual((yield* statusOf(objectKey("team", "b-second"))).validationStatus, 5)
+      }))
+      yield* kube.delete(Kinds.Api, "team", "a-first")
+      yield* eventually(created("team", "b-second"), { steps: 40 })
+    }).pipe(Effect.provide(running)))
+
+  it.effect("one Api whose writes keep failing does not hold up the others", () =>
+    Effect.gen(function*() {
+      const kube = yield* KubeApi
+      const cluster = yield* MemoryCluster
+      yield* cluster.injectFault({ verb: "create", plural: "virtualservices", name: "bad", reason: "ServerError", times: 1000 })
+      yield* kube.create(Kinds.Api, apiObject("team", "bad", { service: { name: "bad", port: 80 }, hostname: "bad" }))
+      for (let i = 0; i < 5; i++) {
+        yield* kube.create(Kinds.Api, apiObject("team", `good-${i}`, { service: { name: `g${i}`, port: 80 }, hostname: `g${i}` }))
+      }
+      yield* eventually(Effect.forEach([0, 1, 2, 3, 4], (i) => created("team", `good-${i}`)))
+      const bad = yield* statusOf(objectKey("team", "bad"))
+      assert.strictEqual(bad.virtualService?.code, 1)
+      assert.include(bad.virtualService?.lastError ?? "", "will retry")
+      const controller = yield* Controller
+      assert.isAbove(yield* controller.queue.failures(objectKey("team", "bad")), 1, "it is retried with backoff")
+    }).pipe(Effect.provide(running)))
+})
