@@ -1,0 +1,196 @@
+/**
+ * The controller's metrics, as Effect `Metric`s rendered in the Prometheus text format.
+ *
+ * Every series is named `api_controller_*`. The controller does not touch the metrics directly;
+ * it calls the small helpers below (`recordPass`, `setQueueDepth`, `recordStates`, ...), so the
+ * names, labels and units are decided in this one file.
+ *
+ * Metrics live in the `Metric.MetricRegistry` of the running fiber's context. By default that is
+ * one process-wide registry; tests provide a fresh `new Map()` for isolation, and the health
+ * server renders whatever registry its layer was built with.
+ */
+import { Cause, Clock, Effect, Exit, Metric } from "effect"
+import { PrometheusMetrics } from "effect/observability"
+import { policyCodes, type PolicyState } from "../../machines/PolicyMachine.ts"
+import { validationCodes, type ValidationState } from "../../machines/ValidationMachine.ts"
+import { virtualServiceCodes, type VirtualServiceState } from "../../machines/VirtualServiceMachine.ts"
+
+/** The Prometheus names, for dashboards, alerts and tests. */
+export const MetricNames = {
+  reconcileTotal: "api_controller_reconcile_total",
+  reconcileErrorsTotal: "api_controller_reconcile_errors_total",
+  reconcileDurationSeconds: "api_controller_reconcile_duration_seconds",
+  workQueueDepth: "api_controller_workqueue_depth",
+  apis: "api_controller_apis",
+  conflicts: "api_controller_conflicts",
+  kubeRequestsTotal: "api_controller_kube_requests_total"
+} as const
+
+/** How one reconcile pass ended. */
+export type PassResult = "done" | "requeue" | "error"
+export const PASS_RESULTS: ReadonlyArray<PassResult> = ["done", "requeue", "error"]
+
+/**
+ * Upper bounds of the duration buckets, in seconds: a pass that only reads from the caches takes
+ * milliseconds, one that writes children takes a few API round trips, a slow API server seconds.
+ */
+export const DURATION_BUCKETS_SECONDS: ReadonlyArray<number> = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
+]
+
+const reconcileTotal = Metric.counter(MetricNames.reconcileTotal, {
+  description: "Reconcile passes, by how they ended (done, requeue, error).",
+  incremental: true
+})
+const reconcileErrorsTotal = Metric.counter(MetricNames.reconcileErrorsTotal, {
+  description: "Reconcile passes that failed.",
+  incremental: true
+})
+const reconcileDuration = Metric.histogram(MetricNames.reconcileDurationSeconds, {
+  description: "Duration of one reconcile pass, in seconds.",
+  boundaries: DURATION_BUCKETS_SECONDS
+})
+const workQueueDepth = Metric.gauge(MetricNames.workQueueDepth, {
+  description: "Keys waiting in the work queue (not counting those being reconciled)."
+})
+const apis = Metric.gauge(MetricNames.apis, {
+  description: "Apis per lifecycle machine and state."
+})
+const conflicts = Metric.gauge(MetricNames.conflicts, {
+  description: "Apis blocked by a conflict, by type (hostname, service)."
+})
+const kubeRequestsTotal = Metric.counter(MetricNames.kubeRequestsTotal, {
+  description: "Requests to the Kubernetes API, by verb, resource and outcome (HTTP code or error reason).",
+  incremental: true
+})
+
+// ---------------------------------------------------------------------------------------------
+// reconcile passes
+
+/** Counts one pass and observes its duration. `seconds` is wall time in SECONDS. */
+export const recordPass = (result: PassResult, seconds: number): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    yield* Metric.update(Metric.withAttributes(reconcileTotal, { result }), 1)
+    if (result === "error") yield* Metric.update(reconcileErrorsTotal, 1)
+    yield* Metric.update(reconcileDuration, Math.max(0, seconds))
+  })
+
+/**
+ * Wraps one pass: measures it on the effect `Clock` and records it with `recordPass`. A success
+ * is classified by `classify`, a failure or defect counts as `error`; a pass interrupted (e.g.
+ * at shutdown) is not recorded.
+ *
+ *   reconciler.reconcile(key).pipe(Metrics.trackPass((r) => r._tag === "Done" ? "done" : "requeue"))
+ */
+export const trackPass = <A>(classify: (a: A) => PassResult) =>
+<E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Clock.currentTimeNanos, (start) =>
+    Effect.onExit(self, (exit) =>
+      Effect.flatMap(Clock.currentTimeNanos, (end) => {
+        const seconds = Number(end - start) / 1e9
+        if (Exit.isSuccess(exit)) return recordPass(classify(exit.value), seconds)
+        if (Cause.hasInterruptsOnly(exit.cause)) return Effect.void
+        return recordPass("error", seconds)
+      })))
+
+// ---------------------------------------------------------------------------------------------
+// work queue
+
+export const setQueueDepth = (n: number): Effect.Effect<void> => Metric.update(workQueueDepth, n)
+
+// ---------------------------------------------------------------------------------------------
+// Apis per state
+
+export type MachineName = "validation" | "virtualService" | "policy"
+
+/** Every state of each machine, from the machines' own code tables. */
+export const MACHINE_STATES: { readonly [M in MachineName]: ReadonlyArray<string> } = {
+  validation: Object.keys(validationCodes.codes),
+  virtualService: Object.keys(virtualServiceCodes.codes),
+  policy: Object.keys(policyCodes.codes)
+}
+
+/** How many Apis are in each state; a state left out counts 0. */
+export interface StateCounts {
+  readonly validation: Readonly<Partial<Record<ValidationState, number>>>
+  readonly virtualService: Readonly<Partial<Record<VirtualServiceState, number>>>
+  readonly policy: Readonly<Partial<Record<PolicyState, number>>>
+}
+
+/** Counts the Apis per machine state from snapshots, e.g. the status codes in the Api cache. */
+export const countStates = (
+  snapshots: Iterable<{
+    readonly validation: ValidationState
+    readonly virtualService: VirtualServiceState
+    readonly policy: PolicyState
+  }>
+): StateCounts => {
+  const validation: Partial<Record<ValidationState, number>> = {}
+  const virtualService: Partial<Record<VirtualServiceState, number>> = {}
+  const policy: Partial<Record<PolicyState, number>> = {}
+  for (const s of snapshots) {
+    validation[s.validation] = (validation[s.validation] ?? 0) + 1
+    virtualService[s.virtualService] = (virtualService[s.virtualService] ?? 0) + 1
+    policy[s.policy] = (policy[s.policy] ?? 0) + 1
+  }
+  return { validation, virtualService, policy }
+}
+
+/**
+ * Sets the Apis-per-state gauge from a full snapshot of counts. Every known state of every
+ * machine is set, to 0 when absent, so a state that empties drops to 0 instead of keeping its
+ * last value.
+ */
+export const recordStates = (counts: StateCounts): Effect.Effect<void> =>
+  Effect.forEach(
+    (Object.keys(MACHINE_STATES) as Array<MachineName>).flatMap((machine) => {
+      const given: Readonly<Record<string, number | undefined>> = counts[machine]
+      const states = new Set([...MACHINE_STATES[machine], ...Object.keys(given)])
+      return [...states].map((state) => [machine, state, given[state] ?? 0] as const)
+    }),
+    ([machine, state, n]) => Metric.update(Metric.withAttributes(apis, { machine, state }), n),
+    { discard: true }
+  )
+
+// ---------------------------------------------------------------------------------------------
+// conflicts
+
+/** Sets how many Apis are currently blocked by a hostname and by a service conflict. */
+export const recordConflicts = (c: { readonly hostname: number; readonly service: number }): Effect.Effect<void> =>
+  Effect.andThen(
+    Metric.update(Metric.withAttributes(conflicts, { type: "hostname" }), c.hostname),
+    Metric.update(Metric.withAttributes(conflicts, { type: "service" }), c.service)
+  )
+
+// ---------------------------------------------------------------------------------------------
+// Kubernetes API requests
+
+/**
+ * Counts one request to the Kubernetes API. `verb` e.g. `get`, `list`, `watch`, `patch`;
+ * `resource` the plural (`apis`, `virtualservices`, `leases`, ...); `outcome` the HTTP code, or a
+ * reason when there is none (e.g. `network`, `timeout`).
+ */
+export const recordKubeRequest = (verb: string, resource: string, outcome: number | string): Effect.Effect<void> =>
+  Metric.update(Metric.withAttributes(kubeRequestsTotal, { verb, resource, outcome: String(outcome) }), 1)
+
+// ---------------------------------------------------------------------------------------------
+// exposition
+
+/**
+ * Registers every fixed series at zero, so a scrape right after start shows them all (an error
+ * counter that is absent until the first error makes alerts and rates awkward).
+ */
+export const initMetrics: Effect.Effect<void> = Effect.gen(function*() {
+  for (const result of PASS_RESULTS) yield* Metric.update(Metric.withAttributes(reconcileTotal, { result }), 0)
+  yield* Metric.update(reconcileErrorsTotal, 0)
+  yield* Metric.value(reconcileDuration)
+  yield* setQueueDepth(0)
+  yield* recordStates({ validation: {}, virtualService: {}, policy: {} })
+  yield* recordConflicts({ hostname: 0, service: 0 })
+})
+
+/** The content type of the Prometheus text exposition format. */
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+/** Every metric of the current registry in the Prometheus text exposition format. */
+export const metricsText: Effect.Effect<string> = PrometheusMetrics.format()

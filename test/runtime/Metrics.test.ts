@@ -1,0 +1,163 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Metric } from "effect"
+import { TestClock } from "effect/testing"
+import * as Metrics from "../../src/runtime/Metrics.ts"
+import { parseExposition, valueOf } from "./prometheus.ts"
+
+const N = Metrics.MetricNames
+
+/** Each test gets its own registry: the default one is shared by the whole process. */
+const isolated = <A, E>(self: Effect.Effect<A, E>) => Effect.provideService(self, Metric.MetricRegistry, new Map())
+
+const scrape = Effect.map(Metrics.metricsText, parseExposition)
+
+describe("Metrics", () => {
+  it.effect("every fixed series exists at zero after initMetrics", () =>
+    isolated(Effect.gen(function*() {
+      yield* Metrics.initMetrics
+      const x = yield* scrape
+      for (const result of ["done", "requeue", "error"]) assert.strictEqual(valueOf(x, N.reconcileTotal, { result }), 0)
+      assert.strictEqual(valueOf(x, N.reconcileErrorsTotal), 0)
+      assert.strictEqual(valueOf(x, `${N.reconcileDurationSeconds}_count`), 0)
+      assert.strictEqual(valueOf(x, N.workQueueDepth), 0)
+      assert.strictEqual(valueOf(x, N.conflicts, { type: "hostname" }), 0)
+      assert.strictEqual(valueOf(x, N.conflicts, { type: "service" }), 0)
+      assert.strictEqual(valueOf(x, N.apis, { machine: "validation", state: "Pending" }), 0)
+      assert.strictEqual(valueOf(x, N.apis, { machine: "virtualService", state: "HostnameOccupied" }), 0)
+      assert.strictEqual(valueOf(x, N.apis, { machine: "policy", state: "Created" }), 0)
+      // types, so Prometheus treats them right
+      assert.strictEqual(x.types.get(N.reconcileTotal), "counter")
+      assert.strictEqual(x.types.get(N.reconcileDurationSeconds), "histogram")
+      assert.strictEqual(x.types.get(N.workQueueDepth), "gauge")
+      assert.strictEqual(x.types.get(N.apis), "gauge")
+      assert.isTrue(x.samples.every((s) => s.name.startsWith("api_controller_")))
+    })))
+
+  it.effect("recordPass counts by result, counts errors and observes seconds in second buckets", () =>
+    isolated(Effect.gen(function*() {
+      yield* Metrics.recordPass("done", 0.003)
+      yield* Metrics.recordPass("done", 0.2)
+      yield* Metrics.recordPass("requeue", 0.04)
+      yield* Metrics.recordPass("error", 3)
+      const x = yield* scrape
+      assert.strictEqual(valueOf(x, N.reconcileTotal, { result: "done" }), 2)
+      assert.strictEqual(valueOf(x, N.reconcileTotal, { result: "requeue" }), 1)
+      assert.strictEqual(valueOf(x, N.reconcileTotal, { result: "error" }), 1)
+      assert.strictEqual(valueOf(x, N.reconcileErrorsTotal), 1)
+      const bucket = (le: string) => valueOf(x, `${N.reconcileDurationSeconds}_bucket`, { le })
+      assert.strictEqual(bucket("0.005"), 1)
+      assert.strictEqual(bucket("0.05"), 2)
+      assert.strictEqual(bucket("0.25"), 3)
+      assert.strictEqual(bucket("2.5"), 3)
+      assert.strictEqual(bucket("5"), 4)
+      assert.strictEqual(bucket("60"), 4)
+      assert.strictEqual(bucket("+Inf"), 4)
+      assert.strictEqual(valueOf(x, `${N.reconcileDurationSeconds}_count`), 4)
+      assert.closeTo(valueOf(x, `${N.reconcileDurationSeconds}_sum`)!, 3.243, 1e-9)
+      // the bucket bounds are the seconds ones, not milliseconds
+      const les = x.samples.filter((s) => s.name === `${N.reconcileDurationSeconds}_bucket`).map((s) => s.labels["le"])
+      assert.deepStrictEqual(les, [...Metrics.DURATION_BUCKETS_SECONDS.map(String), "+Inf"])
+    })))
+
+  it.effect("trackPass measures on the clock and classifies success, failure and defect", () =>
+    isolated(Effect.gen(function*() {
+      const slow = Effect.sleep("1500 millis").pipe(
+        Effect.as("requeue" as const),
+        Metrics.trackPass((r) => r),
+        Effect.forkChild
+      )
+      const f = yield* slow
+      yield* TestClock.adjust("1500 millis")
+      assert.strictEqual(yield* Fiber.join(f), "requeue")
+      yield* Effect.fail("boom").pipe(Metrics.trackPass((_: never) => "done"), Effect.flip)
+      yield* Effect.die("bug").pipe(Metrics.trackPass((_: never) => "done"), Effect.exit)
+      // interrupted passes (shutdown) are not counted
+      const stuck = yield* Effect.never.pipe(Metrics.trackPass((_: never) => "done"), Effect.forkChild)
+      yield* Fiber.interrupt(stuck)
+      const x = yield* scrape
+      assert.strictEqual(valueOf(x, N.reconcileTotal, { result: "requeue" }), 1)
+      assert.strictEqual(valueOf(x, N.reconcileTotal, { result: "error" }), 2)
+      assert.strictEqual(valueOf(x, N.reconcileTotal, { result: "done" }), undefined)
+      assert.strictEqual(valueOf(x, N.reconcileErrorsTotal), 2)
+      assert.strictEqual(valueOf(x, `${N.reconcileDurationSeconds}_sum`), 1.5)
+      assert.strictEqual(valueOf(x, `${N.reconcileDurationSeconds}_bucket`, { le: "1" }), 2)
+      assert.strictEqual(valueOf(x, `${N.reconcileDurationSeconds}_bucket`, { le: "2.5" }), 3)
+    })))
+
+  it.effect("queue depth and conflicts are gauges: the last value wins", () =>
+    isolated(Effect.gen(function*() {
+      yield* Metrics.setQueueDepth(7)
+      yield* Metrics.setQueueDepth(2)
+      yield* Metrics.recordConflicts({ hostname: 3, service: 1 })
+      yield* Metrics.recordConflicts({ hostname: 1, service: 0 })
+      const x = yield* scrape
+      assert.strictEqual(valueOf(x, N.workQueueDepth), 2)
+      assert.strictEqual(valueOf(x, N.conflicts, { type: "hostname" }), 1)
+      assert.strictEqual(valueOf(x, N.conflicts, { type: "service" }), 0)
+    })))
+
+  it.effect("recordStates sets every state of every machine, and a state that empties drops to 0", () =>
+    isolated(Effect.gen(function*() {
+      yield* Metrics.recordStates(Metrics.countStates([
+        { validation: "Valid", virtualService: "Created", policy: "Created" },
+        { validation: "Valid", virtualService: "HostnameOccupied", policy: "NotCreated" },
+        { validation: "Invalid", virtualService: "NotCreated", policy: "NotCreated" }
+      ]))
+      let x = yield* scrape
+      const apis = (machine: string, state: string) => valueOf(x, N.apis, { machine, state })
+      assert.strictEqual(apis("validation", "Valid"), 2)
+      assert.strictEqual(apis("validation", "Invalid"), 1)
+      assert.strictEqual(apis("validation", "Pending"), 0)
+      assert.strictEqual(apis("validation", "TargetServiceOccupied"), 0)
+      assert.strictEqual(apis("virtualService", "Created"), 1)
+      assert.strictEqual(apis("virtualService", "HostnameOccupied"), 1)
+      assert.strictEqual(apis("virtualService", "NotCreated"), 1)
+      assert.strictEqual(apis("virtualService", "Error"), 0)
+      assert.strictEqual(apis("policy", "NotCreated"), 2)
+      assert.strictEqual(apis("policy", "Created"), 1)
+      // one series per machine state, no more
+      const series = x.samples.filter((s) => s.name === N.apis)
+      const expected = Object.values(Metrics.MACHINE_STATES).reduce((n, states) => n + states.length, 0)
+      assert.strictEqual(series.length, expected)
+
+      // the hostname conflict is resolved: HostnameOccupied empties and must read 0, not 1
+      yield* Metrics.recordStates({ validation: { Valid: 2, Invalid: 1 }, virtualService: { Created: 2, NotCreated: 1 }, policy: { Created: 2, NotCreated: 1 } })
+      x = yield* scrape
+      assert.strictEqual(apis("virtualService", "HostnameOccupied"), 0)
+      assert.strictEqual(apis("virtualService", "Created"), 2)
+    })))
+
+  it.effect("Kubernetes API requests are counted by verb, resource and outcome", () =>
+    isolated(Effect.gen(function*() {
+      yield* Metrics.recordKubeRequest("get", "apis", 200)
+      yield* Metrics.recordKubeRequest("get", "apis", 200)
+      yield* Metrics.recordKubeRequest("patch", "virtualservices", 409)
+      yield* Metrics.recordKubeRequest("list", "policies", "network")
+      const x = yield* scrape
+      assert.strictEqual(x.types.get(N.kubeRequestsTotal), "counter")
+      assert.strictEqual(valueOf(x, N.kubeRequestsTotal, { verb: "get", resource: "apis", outcome: "200" }), 2)
+      assert.strictEqual(valueOf(x, N.kubeRequestsTotal, { verb: "patch", resource: "virtualservices", outcome: "409" }), 1)
+      assert.strictEqual(valueOf(x, N.kubeRequestsTotal, { verb: "list", resource: "policies", outcome: "network" }), 1)
+    })))
+
+  it.effect("the text is valid exposition: HELP and TYPE once per family, before its samples", () =>
+    isolated(Effect.gen(function*() {
+      yield* Metrics.initMetrics
+      yield* Metrics.recordKubeRequest("get", "apis", 200)
+      const text = yield* Metrics.metricsText
+      const lines = text.split("\n").filter((l) => l !== "")
+      const typed = new Set<string>()
+      for (const line of lines) {
+        if (line.startsWith("# TYPE ")) {
+          const name = line.split(" ")[2]!
+          assert.isFalse(typed.has(name), `TYPE twice for ${name}`)
+          typed.add(name)
+        } else if (!line.startsWith("#")) {
+          const name = line.split(/[{ ]/)[0]!
+          const family = name.replace(/_(bucket|sum|count)$/, "")
+          assert.isTrue(typed.has(name) || typed.has(family), `sample before its TYPE: ${line}`)
+        }
+      }
+      assert.strictEqual(typed.size, Object.keys(N).length)
+    })))
+})
