@@ -23,7 +23,12 @@ const Port = Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 1, maximum
   expected: "an integer between 1 and 65535"
 })
 
-const Hostname = Schema.String.pipe(Schema.check(Schema.isMaxLength(253), Schema.isPattern(DNS_NAME))).annotate({
+const Hostname = Schema.String.pipe(Schema.check(
+  Schema.isMaxLength(253),
+  Schema.isPattern(DNS_NAME),
+  // DNS caps each label at 63 characters; a longer one would only fail later, at Istio.
+  Schema.makeFilter((h: string) => h.split(".").every((label) => label.length <= 63))
+)).annotate({
   expected: "a host name such as \"my-api\" or \"my-api.<domain>\""
 })
 

@@ -184,6 +184,12 @@ describe("decodeSpec: hostname", () => {
     })
   }
 
+  it("rejects a label longer than 63 characters", () => {
+    const hostname = `${"a".repeat(64)}.kyma.local`
+    assert.deepStrictEqual(problemLines({ ...base, hostname }), [`spec.hostname: ${HOST}, got ${JSON.stringify(hostname)}`])
+    assert.deepStrictEqual(problemLines({ ...base, hostname: `${"a".repeat(63)}.kyma.local` }), [])
+  })
+
   it("rejects a hostname that is not a string", () => {
     assert.deepStrictEqual(problemLines({ ...base, hostname: 7 }), [`spec.hostname: ${HOST}, got 7`])
   })
