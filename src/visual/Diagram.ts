@@ -11,12 +11,13 @@
  * - root-level transitions, which apply from every state, are drawn once from a dashed
  *   pseudo-state "any state" (or "any state except X" when X handles the event itself).
  */
-import { checkHighlight, graphOf, type MachineEntry, stateLabel, transitionLabel } from "./MachineGraph.ts"
+import { checkHighlight, edgesOf, graphOf, type MachineEntry, stateLabel, transitionLabel } from "./MachineGraph.ts"
 import { palette, type RenderOptions, toSvg } from "./Svg.ts"
 
 export {
   checkHighlight,
   codeMeanings,
+  edgesOf,
   expandTransitions,
   findMachine,
   graphOf,
@@ -24,7 +25,7 @@ export {
   stateLabel,
   transitionLabel
 } from "./MachineGraph.ts"
-export type { AnySource, GraphState, GraphTransition, MachineEntry, MachineGraph } from "./MachineGraph.ts"
+export type { AnySource, GraphEdge, GraphState, GraphTransition, MachineEntry, MachineGraph } from "./MachineGraph.ts"
 export { palette, type RenderOptions, type SvgOptions, toSvg } from "./Svg.ts"
 
 export type DiagramFormat = "mermaid" | "dot" | "svg"
@@ -48,7 +49,9 @@ export const toMermaid = (entry: MachineEntry, options: RenderOptions = {}): str
   for (const state of graph.states) lines.push(`  state "${mermaidText(stateLabel(state))}" as ${state.id}`)
   for (const any of graph.anySources) lines.push(`  state "${mermaidText(any.label)}" as ${any.id}`)
   lines.push(`  [*] --> ${graph.initial}`)
-  for (const t of graph.transitions) lines.push(`  ${t.source} --> ${t.target} : ${mermaidText(transitionLabel(t))}`)
+  for (const edge of edgesOf(graph.transitions)) {
+    lines.push(`  ${edge.source} --> ${edge.target} : ${edge.transitions.map((t) => mermaidText(transitionLabel(t))).join("<br/>")}`)
+  }
   if (graph.anySources.length > 0) {
     lines.push(`  classDef anyState fill:${palette.anyFill},stroke:${palette.anyStroke},stroke-dasharray:4 3`)
     lines.push(`  class ${graph.anySources.map((a) => a.id).join(",")} anyState`)
@@ -78,7 +81,7 @@ export const toDot = (entry: MachineEntry, options: RenderOptions = {}): string 
     `  graph [fontname="Helvetica", labelloc=t, label=${dotString(`${graph.name}: ${graph.statusField}`)}];`,
     `  node [shape=box, style="rounded,filled", fillcolor="${palette.stateFill}", fontname="Helvetica"];`,
     "  edge [fontname=\"Helvetica\", fontsize=10];",
-    `  ${dotString(start)} [shape=point, width=0.15, label=""];`
+    `  ${dotString(start)} [shape=point, width=0.15, label="", style=filled, fillcolor="${palette.ownEdge}", color="${palette.ownEdge}"];`
   ]
   for (const state of graph.states) {
     const attributes = [`label=${dotString(stateLabel(state))}`]
@@ -94,8 +97,9 @@ export const toDot = (entry: MachineEntry, options: RenderOptions = {}): string 
     )
   }
   lines.push(`  ${dotString(start)} -> ${dotString(graph.initial)};`)
-  for (const t of graph.transitions) {
-    lines.push(`  ${dotString(t.source)} -> ${dotString(t.target)} [label=${dotString(transitionLabel(t))}];`)
+  for (const edge of edgesOf(graph.transitions)) {
+    const label = edge.transitions.map((t) => dotString(transitionLabel(t)).slice(1, -1)).join("\\n")
+    lines.push(`  ${dotString(edge.source)} -> ${dotString(edge.target)} [label="${label}"];`)
   }
   lines.push("}")
   return lines.join("\n") + "\n"

@@ -126,6 +126,23 @@ export interface MachineGraph {
   readonly transitions: ReadonlyArray<GraphTransition>
 }
 
+/** The transitions grouped by (source, target), in order of first appearance: one drawn edge each. */
+export interface GraphEdge {
+  readonly source: string
+  readonly target: string
+  readonly transitions: ReadonlyArray<GraphTransition>
+}
+
+export const edgesOf = (transitions: ReadonlyArray<GraphTransition>): ReadonlyArray<GraphEdge> => {
+  const edges: Array<{ source: string; target: string; transitions: Array<GraphTransition> }> = []
+  for (const t of transitions) {
+    const edge = edges.find((e) => e.source === t.source && e.target === t.target)
+    if (edge) edge.transitions.push(t)
+    else edges.push({ source: t.source, target: t.target, transitions: [t] })
+  }
+  return edges
+}
+
 /** Checks `highlight` names a state of the graph; throws otherwise. */
 export const checkHighlight = (graph: MachineGraph, highlight: string | undefined): void => {
   if (highlight !== undefined && !graph.states.some((s) => s.id === highlight)) {

@@ -17,6 +17,7 @@
  */
 import {
   checkHighlight,
+  edgesOf,
   type GraphTransition,
   graphOf,
   type MachineEntry,
@@ -74,22 +75,6 @@ const num = (x: number): string => {
 const xml = (text: string): string =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
 
-interface Lane {
-  readonly source: string
-  readonly target: string
-  readonly lines: Array<GraphTransition>
-}
-
-const groupLanes = (transitions: ReadonlyArray<GraphTransition>): Array<Lane> => {
-  const lanes: Array<Lane> = []
-  for (const t of transitions) {
-    const lane = lanes.find((l) => l.source === t.source && l.target === t.target)
-    if (lane) lane.lines.push(t)
-    else lanes.push({ source: t.source, target: t.target, lines: [t] })
-  }
-  return lanes
-}
-
 const labelWidth = (lines: ReadonlyArray<GraphTransition>) =>
   Math.max(0, ...lines.map((t) => width(transitionLabel(t), labelFont)))
 
@@ -128,8 +113,8 @@ export const toSvg = (entry: MachineEntry, options: SvgOptions = {}): string => 
   const rowOf = new Map(states.map((s, i) => [s.id, i]))
   const anyIds = new Set(graph.anySources.map((a) => a.id))
 
-  const anyLanes = groupLanes(graph.transitions.filter((t) => anyIds.has(t.source)))
-  const ownLanes = groupLanes(graph.transitions.filter((t) => !anyIds.has(t.source)))
+  const anyLanes = edgesOf(graph.transitions.filter((t) => anyIds.has(t.source)))
+  const ownLanes = edgesOf(graph.transitions.filter((t) => !anyIds.has(t.source)))
   const selfLanes = ownLanes.filter((l) => l.source === l.target)
   const arcs = ownLanes
     .filter((l) => l.source !== l.target)
@@ -137,9 +122,9 @@ export const toSvg = (entry: MachineEntry, options: SvgOptions = {}): string => 
     .sort((a, b) => Math.abs(a.to - a.from) - Math.abs(b.to - b.from) || a.from - b.from || a.to - b.to)
 
   const anyLinesInto = (row: number) =>
-    anyLanes.filter((l) => rowOf.get(l.target) === row).reduce((n, l) => n + l.lines.length, 0)
+    anyLanes.filter((l) => rowOf.get(l.target) === row).reduce((n, l) => n + l.transitions.length, 0)
   const selfLinesOf = (row: number) =>
-    selfLanes.filter((l) => rowOf.get(l.source) === row).reduce((n, l) => n + l.lines.length, 0)
+    selfLanes.filter((l) => rowOf.get(l.source) === row).reduce((n, l) => n + l.transitions.length, 0)
 
   // ---- columns
   const titleHeight = title !== null ? 34 : 0
@@ -147,11 +132,11 @@ export const toSvg = (entry: MachineEntry, options: SvgOptions = {}): string => 
   const hasAny = graph.anySources.length > 0
   const anyWidth = Math.max(0, ...graph.anySources.map((a) => width(a.label, labelFont + 1) + 28))
   const anyRight = pad + anyWidth
-  const corridor = Math.max(0, ...anyLanes.map((l) => labelWidth(l.lines)))
+  const corridor = Math.max(0, ...anyLanes.map((l) => labelWidth(l.transitions)))
   const boxLeft = hasAny ? anyRight + fan + corridor + 18 : pad + 8
   const boxWidth = Math.max(140, ...states.map((s) => width(stateLabel(s), stateFont) + 36))
   const right = boxLeft + boxWidth
-  const selfLabelWidth = Math.max(0, ...selfLanes.map((l) => labelWidth(l.lines)))
+  const selfLabelWidth = Math.max(0, ...selfLanes.map((l) => labelWidth(l.transitions)))
   const selfZone = selfLanes.length > 0 ? selfLoopWidth + selfLabelWidth + 20 : 20
 
   // ---- rows: far enough apart for the labels stacked above each row's incoming lane and loop
@@ -194,10 +179,10 @@ export const toSvg = (entry: MachineEntry, options: SvgOptions = {}): string => 
       const laneY = cy(row) + (k - (intoRow.length - 1) / 2) * 12
       const x1 = anyRight + fan
       parts.push(
-        `<g class="transition any-transition" data-source="${xml(any.id)}" data-target="${xml(lane.target)}" data-events="${xml(lane.lines.map((t) => t.event).join(" "))}">` +
-          descriptions(lane.lines) +
+        `<g class="transition any-transition" data-source="${xml(any.id)}" data-target="${xml(lane.target)}" data-events="${xml(lane.transitions.map((t) => t.event).join(" "))}">` +
+          descriptions(lane.transitions) +
           `<path d="M${num(anyRight)},${num(anyCy)} C${num(anyRight + fan * 0.55)},${num(anyCy)} ${num(anyRight + fan * 0.45)},${num(laneY)} ${num(x1)},${num(laneY)} H${num(boxLeft - 1.5)}" fill="none" stroke="${palette.anyEdge}" stroke-width="1.4" marker-end="url(#${arrowAny})"/>` +
-          labelText(lane.lines, boxLeft - 12, lane.lines.map((_, i) => laneY - 5 - (lane.lines.length - 1 - i) * lineHeight), "end") +
+          labelText(lane.transitions, boxLeft - 12, lane.transitions.map((_, i) => laneY - 5 - (lane.transitions.length - 1 - i) * lineHeight), "end") +
           "</g>"
       )
     }
@@ -210,10 +195,10 @@ export const toSvg = (entry: MachineEntry, options: SvgOptions = {}): string => 
     const boxTop = c - boxHeight / 2
     const baseline = c - 14
     parts.push(
-      `<g class="transition self-transition" data-source="${xml(lane.source)}" data-target="${xml(lane.target)}" data-events="${xml(lane.lines.map((t) => t.event).join(" "))}">` +
-        descriptions(lane.lines) +
+      `<g class="transition self-transition" data-source="${xml(lane.source)}" data-target="${xml(lane.target)}" data-events="${xml(lane.transitions.map((t) => t.event).join(" "))}">` +
+        descriptions(lane.transitions) +
         `<path d="M${num(right)},${num(c - 6)} C${num(right + selfLoopWidth + 14)},${num(c - 6)} ${num(right + 4)},${num(boxTop - 40)} ${num(right - 22)},${num(boxTop - 1.5)}" fill="none" stroke="${palette.ownEdge}" stroke-width="1.6" marker-end="url(#${arrowOwn})"/>` +
-        labelText(lane.lines, right + selfLoopWidth, lane.lines.map((_, i) => baseline - (lane.lines.length - 1 - i) * lineHeight), "start") +
+        labelText(lane.transitions, right + selfLoopWidth, lane.transitions.map((_, i) => baseline - (lane.transitions.length - 1 - i) * lineHeight), "start") +
         "</g>"
     )
   }
@@ -232,16 +217,16 @@ export const toSvg = (entry: MachineEntry, options: SvgOptions = {}): string => 
     const dir = ty >= sy ? 1 : -1
     const r = 8
     const middle = (sy + ty) / 2
-    const n = lane.lines.length
-    const baselines = lane.lines.map((_, i) => middle + 4 + (i - (n - 1) / 2) * lineHeight)
+    const n = lane.transitions.length
+    const baselines = lane.transitions.map((_, i) => middle + 4 + (i - (n - 1) / 2) * lineHeight)
     parts.push(
-      `<g class="transition own-transition" data-source="${xml(lane.source)}" data-target="${xml(lane.target)}" data-events="${xml(lane.lines.map((t) => t.event).join(" "))}">` +
-        descriptions(lane.lines) +
+      `<g class="transition own-transition" data-source="${xml(lane.source)}" data-target="${xml(lane.target)}" data-events="${xml(lane.transitions.map((t) => t.event).join(" "))}">` +
+        descriptions(lane.transitions) +
         `<path d="M${num(right)},${num(sy)} H${num(laneX - r)} Q${num(laneX)},${num(sy)} ${num(laneX)},${num(sy + dir * r)} V${num(ty - dir * r)} Q${num(laneX)},${num(ty)} ${num(laneX - r)},${num(ty)} H${num(right + 1.5)}" fill="none" stroke="${palette.ownEdge}" stroke-width="1.6" marker-end="url(#${arrowOwn})"/>` +
-        labelText(lane.lines, laneX + 8, baselines, "start") +
+        labelText(lane.transitions, laneX + 8, baselines, "start") +
         "</g>"
     )
-    const w = labelWidth(lane.lines)
+    const w = labelWidth(lane.transitions)
     maxX = Math.max(maxX, laneX + 8 + w)
     maxY = Math.max(maxY, (baselines[n - 1] ?? middle) + 4)
     laneX += 8 + w + laneGap
