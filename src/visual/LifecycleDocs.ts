@@ -1,0 +1,133 @@
+/**
+ * The generated lifecycle docs (issue 6): `docs/lifecycle.md` (what each machine drives, the status
+ * codes, one Mermaid diagram and one state table per machine) and `docs/lifecycle-<machine>.svg`.
+ * Pure: returns file contents; scripts/diagram.ts writes them, test/visual checks the committed
+ * ones still match.
+ */
+import { diagramExtension, type DiagramFormat, renderDiagram, type RenderOptions, toMermaid, toSvg } from "./Diagram.ts"
+import {
+  codeMeanings,
+  graphOf,
+  type GraphTransition,
+  machineCatalog,
+  type MachineEntry,
+  transitionLabel
+} from "./MachineGraph.ts"
+
+export interface GeneratedFile {
+  /** Relative to the repository root (docs) or to the chosen output directory (diagrams). */
+  readonly path: string
+  readonly content: string
+}
+
+/** The command that regenerates the docs. */
+export const writeDocsCommand = "npx tsx scripts/diagram.ts --write-docs"
+
+export const lifecycleMarkdownPath = "docs/lifecycle.md"
+export const lifecycleSvgPath = (entry: MachineEntry): string => `docs/lifecycle-${entry.name}.svg`
+
+const cell = (text: string): string => text.replace(/\|/g, "\\|")
+const code = (text: string): string => `\`${text}\``
+
+const enteredOn = (entry: MachineEntry, state: string): string => {
+  const graph = graphOf(entry)
+  const anyLabel = new Map(graph.anySources.map((a) => [a.id, a.label]))
+  const into = graph.transitions.filter((t) => t.target === state)
+  const from = (t: GraphTransition) => anyLabel.get(t.source) ?? t.source
+  const parts = into.map((t) => `${code(transitionLabel(t))} from ${from(t)}`)
+  if (graph.initial === state) parts.unshift("initial state")
+  return parts.length > 0 ? parts.join("; ") : "never (unreachable)"
+}
+
+/** The text of docs/lifecycle.md. */
+export const lifecycleMarkdown = (catalog: ReadonlyArray<MachineEntry> = machineCatalog): string => {
+  const meaningOf = new Map(codeMeanings.map((c) => [c.code, c.meaning]))
+  const out: Array<string> = [
+    "# Lifecycle of an Api",
+    "",
+    `<!-- Generated from machines/ by \`${writeDocsCommand}\`; do not edit by hand. test/visual/Diagram.test.ts fails when it no longer matches the machines. -->`,
+    "",
+    "Each Api is driven by explicit state machines (xstate, in `machines/`; SPEC 5). Every state projects to",
+    "exactly one status code, and a code changes only through a transition of its machine. Each",
+    "reconciliation pass observes the cluster once and feeds every machine one event; the intents on a",
+    "transition (such as `applyVirtualService`) are the writes the reconciler then makes.",
+    "",
+    "| Machine | Drives | About | Defined in |",
+    "| --- | --- | --- | --- |",
+    ...catalog.map((e) => `| [${e.name}](#${e.name.toLowerCase()}) | ${code(e.statusField)} | ${cell(e.summary)} | ${code(e.source)} |`),
+    "",
+    "## Status codes",
+    "",
+    "From SPEC 3:",
+    "",
+    "| Code | Meaning |",
+    "| --- | --- |",
+    ...codeMeanings.map((c) => `| ${c.code} | ${cell(c.meaning)} |`),
+    "",
+    "## Reading the diagrams",
+    "",
+    "- A state reads `Name (code)`: the status code it projects to. The dot (`[*]`) points at the initial state.",
+    "- An edge reads `EVENT [guard] / intent`. `[else]` marks the fallback taken when the guarded edge for the",
+    "  same event does not apply. Intents are the writes the reconciler carries out; actions that only record",
+    "  `lastError` or `resource` are not drawn.",
+    "- *any state* (dashed) stands for every state: the machine handles these events at its root, so they are",
+    "  taken from whichever state it is in (a state's own transitions for the same event are tried first).",
+    `- The same diagrams as standalone SVG: ${catalog.map((e) => `[${e.name}](${lifecycleSvgPath(e).slice("docs/".length)})`).join(", ")}.`,
+    ""
+  ]
+  for (const entry of catalog) {
+    const graph = graphOf(entry)
+    out.push(
+      `## ${entry.name}`,
+      "",
+      `Drives ${code(entry.statusField)}: ${entry.summary}. Defined in ${code(entry.source)}.`,
+      "",
+      "```mermaid",
+      toMermaid(entry).trimEnd(),
+      "```",
+      "",
+      "| State | Code | Meaning | Entered on |",
+      "| --- | --- | --- | --- |",
+      ...graph.states.map((s) =>
+        `| ${s.id} | ${s.code ?? "?"} | ${cell(s.description ?? (s.code !== undefined ? meaningOf.get(s.code) ?? "" : ""))} | ${cell(enteredOn(entry, s.id))} |`
+      ),
+      ""
+    )
+  }
+  return out.join("\n")
+}
+
+/** Every generated docs file, paths relative to the repository root. */
+export const lifecycleDocs = (catalog: ReadonlyArray<MachineEntry> = machineCatalog): ReadonlyArray<GeneratedFile> => [
+  { path: lifecycleMarkdownPath, content: lifecycleMarkdown(catalog) },
+  ...catalog.map((entry) => ({ path: lifecycleSvgPath(entry), content: toSvg(entry) }))
+]
+
+/** One diagram file per machine (`<name>.<ext>`), for writing into an output directory. */
+export const diagramFiles = (
+  format: DiagramFormat,
+  entries: ReadonlyArray<MachineEntry> = machineCatalog,
+  options: RenderOptions = {}
+): ReadonlyArray<GeneratedFile> =>
+  entries.map((entry) => ({ path: `${entry.name}.${diagramExtension[format]}`, content: renderDiagram(entry, format, options) }))
+
+const commentPrefix: Readonly<Record<DiagramFormat, string | null>> = { mermaid: "%% ", dot: "// ", svg: null }
+
+/**
+ * Diagrams of several machines as one text for a terminal: each preceded by a comment naming the
+ * machine (Mermaid, DOT). SVG documents cannot be concatenated: one machine only.
+ */
+export const diagramText = (
+  format: DiagramFormat,
+  entries: ReadonlyArray<MachineEntry> = machineCatalog,
+  options: RenderOptions = {}
+): string => {
+  const prefix = commentPrefix[format]
+  if (prefix === null) {
+    const [only, ...rest] = entries
+    if (only === undefined || rest.length > 0) throw new Error("SVG prints one machine at a time: choose one, or write files to a directory")
+    return renderDiagram(only, format, options)
+  }
+  if (entries.length === 1 && entries[0] !== undefined) return renderDiagram(entries[0], format, options)
+  return entries.map((e) => `${prefix}${e.name}: ${e.statusField}\n${renderDiagram(e, format, options)}`).join("\n")
+}
