@@ -1,0 +1,299 @@
+import { assert, describe, it } from "@effect/vitest"
+import { readFileSync } from "node:fs"
+import { join, resolve } from "node:path"
+import { type AnyStateMachine, assign, setup, transition } from "xstate"
+import {
+  expandTransitions,
+  graphOf,
+  machineCatalog,
+  type MachineEntry,
+  toDot,
+  toMermaid,
+  toSvg
+} from "../../src/visual/Diagram.ts"
+import { lifecycleDocs, writeDocsCommand } from "../../src/visual/LifecycleDocs.ts"
+
+const repoRoot = resolve(import.meta.dirname, "../..")
+
+// ---------------------------------------------------------------------------------------------
+// What the machine does, computed here independently of src/visual
+
+/** Payloads that make every guard of the machines hold (bare `{ type }` makes them fail). */
+const satisfyingPayload = {
+  existing: { name: "child", uid: "uid-1", version: "7" },
+  resource: { name: "child", uid: "uid-1", version: "7" },
+  retryable: true,
+  ok: true,
+  message: "boom",
+  fqdn: "httpbin.example.com",
+  holder: "other/holder",
+  service: "httpbin"
+}
+
+const stateKeys = (machine: AnyStateMachine): Array<string> => Object.keys(machine.root.states)
+
+/** `source --EVENT--> target` for every transition xstate actually takes, by probing `transition()`. */
+const probedTransitions = (machine: AnyStateMachine): Set<string> => {
+  const found = new Set<string>()
+  const eventTypes = machine.root.events.filter((e) => !e.startsWith("xstate."))
+  for (const state of stateKeys(machine)) {
+    const snapshot = machine.resolveState({ value: state, context: { lastError: null, resource: null } })
+    for (const type of eventTypes) {
+      for (const payload of [{}, satisfyingPayload]) {
+        const event = { ...payload, type }
+        if (!snapshot.can(event)) continue
+        const [next] = transition(machine, snapshot, event)
+        found.add(`${state} --${type}--> ${String(next.value)}`)
+      }
+    }
+  }
+  return found
+}
+
+const nameOf = (x: unknown): string =>
+  typeof x === "string" ? x : String((x as { readonly type?: unknown }).type ?? (x as { readonly name?: unknown }).name)
+
+/**
+ * `source --EVENT [guard]--> target / intents` from the definition: a state's own transitions,
+ * then the root's unless the state handles the event with an unguarded transition. Unguarded
+ * shows as `[-]`; intents are named actions whose implementation is not an xstate assign.
+ */
+const definedTransitions = (machine: AnyStateMachine): Set<string> => {
+  const out = new Set<string>()
+  const actions = machine.implementations.actions as Record<string, { readonly type?: string } | undefined>
+  const describe = (state: string, t: { guard?: unknown; target?: ReadonlyArray<{ key: string }> | undefined; actions: ReadonlyArray<unknown>; eventType: string }) => {
+    const intents = t.actions.map(nameOf).filter((a) => actions[a]?.type !== "xstate.assign")
+    const target = t.target?.[0]?.key ?? state
+    return `${state} --${t.eventType} [${t.guard === undefined ? "-" : nameOf(t.guard)}]--> ${target} / ${intents.join(",")}`
+  }
+  for (const state of stateKeys(machine)) {
+    const node = machine.root.states[state]!
+    const events = new Set([...node.transitions.keys(), ...machine.root.transitions.keys()])
+    for (const event of events) {
+      const own = node.transitions.get(event) ?? []
+      const inherited = own.some((t) => t.guard === undefined) ? [] : machine.root.transitions.get(event) ?? []
+      for (const t of [...own, ...inherited]) out.add(describe(state, t))
+    }
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a diagram shows
+
+interface ShownEdge {
+  readonly source: string
+  readonly target: string
+  readonly event: string
+  readonly guard: string | null
+  readonly intents: ReadonlyArray<string>
+}
+
+const decodeMermaid = (text: string) => text.replace(/#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)))
+
+const parseLabel = (label: string) => {
+  const m = /^(\S+)(?: \[(.+?)\])?(?: \/ (.+))?$/.exec(label)
+  assert.isNotNull(m, `edge label '${label}' reads EVENT [guard] / intents`)
+  return { event: m![1]!, guard: m![2] ?? null, intents: m![3]?.split(", ") ?? [] }
+}
+
+/** Edges of a diagram, with "any state ..." pseudo-states expanded to the states they stand for. */
+const expandShown = (
+  states: ReadonlyArray<string>,
+  pseudo: ReadonlyMap<string, string>,
+  raw: ReadonlyArray<{ source: string; target: string; label: string }>
+): Array<ShownEdge> =>
+  raw.flatMap(({ source, target, label }) => {
+    const pseudoLabel = pseudo.get(source)
+    let sources = [source]
+    if (pseudoLabel !== undefined) {
+      const m = /^any state(?: except (.+))?$/.exec(pseudoLabel)
+      assert.isNotNull(m, `pseudo-state label '${pseudoLabel}'`)
+      const except = m![1]?.split(", ") ?? []
+      sources = states.filter((s) => !except.includes(s))
+    }
+    return sources.map((s) => ({ source: s, target, ...parseLabel(label) }))
+  })
+
+const parseMermaid = (text: string, states: ReadonlyArray<string>) => {
+  const declared = new Map<string, string>()
+  const raw: Array<{ source: string; target: string; label: string }> = []
+  let initial: string | undefined
+  for (const line of text.split("\n")) {
+    const state = /^\s*state "(.*)" as (\S+)$/.exec(line)
+    if (state) declared.set(state[2]!, decodeMermaid(state[1]!))
+    const start = /^\s*\[\*\] --> (\S+)$/.exec(line)
+    if (start) initial = start[1]
+    const edge = /^\s*(\S+) --> (\S+) : (.*)$/.exec(line)
+    if (edge) {
+      for (const label of edge[3]!.split("<br/>")) raw.push({ source: edge[1]!, target: edge[2]!, label: decodeMermaid(label) })
+    }
+  }
+  const pseudo = new Map([...declared].filter(([id]) => !states.includes(id)))
+  return { declared, initial, edges: expandShown(states, pseudo, raw) }
+}
+
+const parseDot = (text: string, states: ReadonlyArray<string>) => {
+  const declared = new Map<string, string>()
+  const raw: Array<{ source: string; target: string; label: string }> = []
+  for (const line of text.split("\n")) {
+    const node = /^\s*"([^"]+)" \[label="([^"]*)"/.exec(line)
+    if (node) declared.set(node[1]!, node[2]!)
+    const edge = /^\s*"([^"]+)" -> "([^"]+)" \[label="([^"]*)"\];$/.exec(line)
+    if (edge) for (const label of edge[3]!.split("\\n")) raw.push({ source: edge[1]!, target: edge[2]!, label })
+  }
+  const pseudo = new Map([...declared].filter(([id]) => !states.includes(id)))
+  return { declared, edges: expandShown(states, pseudo, raw) }
+}
+
+const triple = (e: ShownEdge) => `${e.source} --${e.event}--> ${e.target}`
+const full = (e: ShownEdge) =>
+  `${e.source} --${e.event} [${e.guard === null || e.guard === "else" ? "-" : e.guard}]--> ${e.target} / ${e.intents.join(",")}`
+
+const sorted = (xs: Iterable<string>) => [...xs].sort()
+
+/** The checks every machine's diagrams must pass. */
+const checkDiagrams = (entry: MachineEntry) => {
+  const { machine, codes } = entry
+  const states = stateKeys(machine)
+
+  it("every state has a status code, and every code belongs to a state", () => {
+    assert.deepStrictEqual(sorted(Object.keys(codes)), sorted(states))
+  })
+
+  it("Mermaid: every state with its code, the initial state, and every transition the machine takes", () => {
+    const mermaid = parseMermaid(toMermaid(entry), states)
+    for (const s of states) assert.strictEqual(mermaid.declared.get(s), `${s} (${codes[s]})`, `state ${s}`)
+    assert.strictEqual(mermaid.initial, machine.root.initial.target[0]?.key)
+    assert.deepStrictEqual(sorted(new Set(mermaid.edges.map(triple))), sorted(probedTransitions(machine)))
+    assert.deepStrictEqual(sorted(new Set(mermaid.edges.map(full))), sorted(definedTransitions(machine)))
+  })
+
+  it("DOT: every state with its code and every transition the machine takes", () => {
+    const dot = parseDot(toDot(entry), states)
+    for (const s of states) assert.strictEqual(dot.declared.get(s), `${s} (${codes[s]})`, `state ${s}`)
+    assert.deepStrictEqual(sorted(new Set(dot.edges.map(triple))), sorted(probedTransitions(machine)))
+    assert.deepStrictEqual(sorted(new Set(dot.edges.map(full))), sorted(definedTransitions(machine)))
+  })
+
+  it("expandTransitions lists what the machine takes from each state", () => {
+    const expanded = expandTransitions(graphOf(entry)).map((t) =>
+      full({ ...t, guard: t.guard, intents: t.intents })
+    )
+    assert.deepStrictEqual(sorted(new Set(expanded)), sorted(definedTransitions(machine)))
+  })
+
+  it("SVG: every state with its code; highlight marks exactly the chosen state", () => {
+    const plain = toSvg(entry)
+    for (const s of states) {
+      assert.include(plain, `data-state="${s}" data-code="${codes[s]}"`)
+      assert.include(plain, `>${s} (${codes[s]})</text>`)
+    }
+    assert.notInclude(plain, "data-highlighted")
+    for (const s of states) {
+      const svg = toSvg(entry, { highlight: s })
+      const marked = [...svg.matchAll(/data-state="([^"]+)"[^>]*data-highlighted="true"/g)].map((m) => m[1])
+      assert.deepStrictEqual(marked, [s])
+      assert.strictEqual(svg.split("data-highlighted").length - 1, 1)
+    }
+    assert.throws(() => toSvg(entry, { highlight: "NoSuchState" }), /no state 'NoSuchState'/)
+  })
+
+  it("output is deterministic", () => {
+    assert.strictEqual(toMermaid(entry), toMermaid(entry))
+    assert.strictEqual(toSvg(entry, { highlight: states[0] }), toSvg(entry, { highlight: states[0] }))
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe("committed lifecycle docs", () => {
+  for (const file of lifecycleDocs()) {
+    it(`${file.path} matches the machines`, () => {
+      let committed: string | null = null
+      try {
+        committed = readFileSync(join(repoRoot, file.path), "utf8")
+      } catch {
+        // missing: reported below
+      }
+      if (committed === file.content) return
+      const ours = file.content.split("\n")
+      const theirs = committed?.split("\n") ?? []
+      const line = ours.findIndex((l, i) => l !== theirs[i])
+      assert.fail(
+        `${file.path} is ${committed === null ? "missing" : "out of date"}: the machines changed without regenerating the docs.\n` +
+          `Regenerate with: ${writeDocsCommand}\n` +
+          (committed === null ? "" : `first difference at line ${line + 1}:\n  committed: ${theirs[line]}\n  generated: ${ours[line]}`)
+      )
+    })
+  }
+})
+
+describe("machine catalog", () => {
+  it("lists the three machines with the status field each drives", () => {
+    assert.deepStrictEqual(
+      machineCatalog.map((e) => [e.name, e.statusField]),
+      [
+        ["validation", "status.validationStatus"],
+        ["virtualService", "status.virtualService.code"],
+        ["policy", "status.authenticationStatus.code"]
+      ]
+    )
+  })
+})
+
+for (const entry of machineCatalog) describe(`diagrams of ${entry.name}`, () => checkDiagrams(entry))
+
+// A machine with what the real ones do not have (yet): a state that handles a root event itself,
+// unguarded (shadows the root) or guarded (falls through to the root when the guard fails).
+const shadowing = setup({
+  types: { events: {} as { type: "GO"; ok?: boolean } | { type: "STOP" }, context: {} as { lastError: string | null } },
+  guards: { ok: ({ event }) => event.type === "GO" && event.ok === true },
+  actions: { launch: () => {}, note: assign({ lastError: "noted" }) }
+}).createMachine({
+  id: "shadowing",
+  context: { lastError: null },
+  initial: "A",
+  on: { GO: { target: ".B", actions: ["note", "launch"] }, STOP: ".A" },
+  states: {
+    A: { on: { GO: { guard: "ok", target: "C" } } },
+    B: { on: { STOP: { target: "C", actions: "note" } } },
+    C: {}
+  }
+})
+const shadowingEntry: MachineEntry = {
+  name: "shadowing",
+  machine: shadowing,
+  codes: { A: 0, B: 1, C: 2 },
+  statusField: "status.test",
+  source: "test/visual/Diagram.test.ts",
+  summary: "test"
+}
+
+describe("diagrams of a machine whose states shadow root transitions", () => {
+  checkDiagrams(shadowingEntry)
+
+  it("draws a shadowed root transition from 'any state except ...'", () => {
+    const mermaid = toMermaid(shadowingEntry)
+    assert.include(mermaid, `state "any state" as any\n`)
+    assert.include(mermaid, `state "any state except B" as any2\n`)
+    assert.include(mermaid, "any --> B : GO / launch\n")
+    assert.include(mermaid, "any2 --> A : STOP\n")
+    assert.include(mermaid, "A --> C : GO [ok]\n")
+  })
+
+  it("expandTransitions marks the root fallback behind a guarded own transition as else", () => {
+    const fromA = expandTransitions(graphOf(shadowingEntry)).filter((t) => t.source === "A" && t.event === "GO")
+    assert.deepStrictEqual(fromA.map((t) => [t.guard, t.otherwise, t.target]), [["ok", false, "C"], [null, true, "B"]])
+  })
+})
+
+describe("machines the renderer cannot draw", () => {
+  it("fail loudly instead of drawing an incomplete diagram", () => {
+    const nested = setup({}).createMachine({ id: "nested", initial: "A", states: { A: { initial: "X", states: { X: {} } } } })
+    assert.throws(
+      () => toMermaid({ ...shadowingEntry, name: "nested", machine: nested, codes: { A: 0 } }),
+      /state 'A' is compound.*src\/visual/
+    )
+  })
+})
