@@ -166,7 +166,7 @@ export const toSvg = (entry: MachineEntry, options: SvgOptions = {}): string => 
     const y = anyTop + g * (anyHeight + 16)
     const anyCy = y + anyHeight / 2
     parts.push(
-      `<g class="any" data-any="${xml(any.id)}"><title>${xml(`${any.label}: transitions defined on the machine itself, taken from ${any.except.length === 0 ? "every state" : "every state except " + any.except.join(", ")}`)}</title>` +
+      `<g class="any" data-any="${xml(any.id)}" data-applies-to="${xml(any.appliesTo.join(" "))}"><title>${xml(`${any.label}: transitions defined on the machine itself, taken from ${any.except.length === 0 ? "every state" : "every state except " + any.except.join(", ")}`)}</title>` +
         `<rect x="${num(pad)}" y="${num(y)}" width="${num(anyWidth)}" height="${anyHeight}" rx="10" fill="${palette.anyFill}" stroke="${palette.anyStroke}" stroke-width="1.4" stroke-dasharray="5 4"/>` +
         `<text x="${num(pad + anyWidth / 2)}" y="${num(anyCy + 4.5)}" text-anchor="middle" font-size="${labelFont + 1}" font-style="italic" fill="${palette.text}">${xml(any.label)}</text></g>`
     )

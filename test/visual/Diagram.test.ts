@@ -183,13 +183,18 @@ const checkDiagrams = (entry: MachineEntry) => {
     assert.deepStrictEqual(sorted(new Set(expanded)), sorted(definedTransitions(machine)))
   })
 
-  it("SVG: every state with its code; highlight marks exactly the chosen state", () => {
+  it("SVG: every state with its code, every transition; highlight marks exactly the chosen state", () => {
     const plain = toSvg(entry)
     for (const s of states) {
       assert.include(plain, `data-state="${s}" data-code="${codes[s]}"`)
       assert.include(plain, `>${s} (${codes[s]})</text>`)
     }
     assert.notInclude(plain, "data-highlighted")
+    const appliesTo = new Map([...plain.matchAll(/data-any="([^"]+)" data-applies-to="([^"]*)"/g)].map((m) => [m[1]!, m[2]!.split(" ")]))
+    const drawn = [...plain.matchAll(/data-source="([^"]+)" data-target="([^"]+)" data-events="([^"]+)"/g)].flatMap((m) =>
+      (appliesTo.get(m[1]!) ?? [m[1]!]).flatMap((source) => m[3]!.split(" ").map((event) => `${source} --${event}--> ${m[2]}`))
+    )
+    assert.deepStrictEqual(sorted(new Set(drawn)), sorted(probedTransitions(machine)))
     for (const s of states) {
       const svg = toSvg(entry, { highlight: s })
       const marked = [...svg.matchAll(/data-state="([^"]+)"[^>]*data-highlighted="true"/g)].map((m) => m[1])
