@@ -76,8 +76,9 @@ export const policyMachine = setup({
     OUT_OF_SYNC: { target: ".InProgress", actions: ["forget", "applyAuthentication"] }
   },
   states: {
-    NotCreated: {},
+    NotCreated: { description: "No authentication children exist (authentication off, or not created yet)." },
     InProgress: {
+      description: "The Policy is being written or, after authentication was turned off, deleted; not yet seen as planned.",
       on: {
         APPLY_FAILED: [
           { guard: "retryable", target: "InProgress", actions: "recordRetry" },
@@ -85,8 +86,8 @@ export const policyMachine = setup({
         ]
       }
     },
-    Created: {},
-    Error: {}
+    Created: { description: "The Policy exists as planned (or, for a blocked Api, as last planned)." },
+    Error: { description: "The Policy cannot be written: a permanent API error, or its name is taken by an object this Api does not own." }
   }
 })
 

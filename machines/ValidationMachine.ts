@@ -48,10 +48,10 @@ export const validationMachine = setup({
     SERVICE_OCCUPIED: { target: ".TargetServiceOccupied", actions: "recordHolder" }
   },
   states: {
-    Pending: {},
-    Valid: {},
-    Invalid: {},
-    TargetServiceOccupied: {}
+    Pending: { description: "Not looked at yet: no pass has run since the Api was created." },
+    Valid: { description: "The spec is valid and this Api holds its target Service." },
+    Invalid: { description: "The spec breaks a rule (SPEC 7); lastError says which and how to fix it. Existing children keep serving." },
+    TargetServiceOccupied: { description: "An older Api exposes the same Service; this one creates nothing until that one is gone or retargeted." }
   }
 })
 

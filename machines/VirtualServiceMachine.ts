@@ -82,8 +82,9 @@ export const virtualServiceMachine = setup({
     OUT_OF_SYNC: { target: ".InProgress", actions: ["forget", "applyVirtualService"] }
   },
   states: {
-    NotCreated: {},
+    NotCreated: { description: "No VirtualService exists for this Api." },
     InProgress: {
+      description: "The VirtualService was written (or a write is being retried) and is not yet seen as planned.",
       on: {
         APPLY_FAILED: [
           { guard: "retryable", target: "InProgress", actions: "recordRetry" },
@@ -91,9 +92,9 @@ export const virtualServiceMachine = setup({
         ]
       }
     },
-    Created: {},
-    Error: {},
-    HostnameOccupied: {}
+    Created: { description: "The VirtualService exists as planned (or, for a blocked Api, as last planned)." },
+    Error: { description: "The VirtualService cannot be written: a permanent API error, or its name is taken by an object this Api does not own." },
+    HostnameOccupied: { description: "Another VirtualService serves the hostname; lastError names it. Proceeds by itself once it is gone." }
   }
 })
 
