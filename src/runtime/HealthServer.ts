@@ -1,0 +1,141 @@
+/**
+ * The operability endpoint: liveness, readiness and Prometheus metrics over HTTP.
+ *
+ *   GET /healthz  200 "ok" while the process serves requests
+ *   GET /readyz   200 "ok" when the readiness check says ready (e.g. caches synced),
+ *                 503 with a one-line reason otherwise
+ *   GET /metrics  the metrics registry in the Prometheus text format
+ *   anything else 404
+ *
+ * Built on `effect/http`'s router served by `@effect/platform-node`'s NodeHttpServer. The server
+ * listens while the layer is alive and is closed when the layer's scope closes. Requests are not
+ * logged (probes every few seconds would flood the logs); the bound address is logged once at
+ * Debug. Port 0 picks a free port: the layer provides `HealthServer` with the bound `port`.
+ *
+ * More routes can be mounted on the same server with `routes` (an `HttpRouter` layer, e.g.
+ * `HttpRouter.add("GET", "/debug/x", handler)`); a separate server on another port can reuse
+ * `serveRoutes`.
+ */
+import { createServer } from "node:http"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Cause, Context, type Duration, Effect, Layer } from "effect"
+import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import type { ServeError } from "effect/http/HttpServerError"
+import { metricsText, PROMETHEUS_CONTENT_TYPE } from "./Metrics.ts"
+
+/** The result of a readiness check: `true`, or not ready with a short reason for the 503 body. */
+export type Readiness = boolean | { readonly ready: true } | { readonly ready: false; readonly reason: string }
+
+/** Where a server listens once bound. */
+export interface BoundAddress {
+  readonly host: string
+  /** The bound port; differs from the requested one when that was 0. */
+  readonly port: number
+  /** e.g. `http://127.0.0.1:41234` */
+  readonly url: string
+}
+
+/** The running health server's bound address. */
+export class HealthServer extends Context.Service<HealthServer, BoundAddress>()("api-controller/HealthServer") {}
+
+export interface HealthServerOptions {
+  /** Default `127.0.0.1`; in a cluster pass `0.0.0.0` so the kubelet and Prometheus reach it. */
+  readonly host?: string | undefined
+  /** 0 picks a free port (see `HealthServer.port`). */
+  readonly port: number
+  /** Asked on every `/readyz`. A failure or defect counts as not ready. */
+  readonly readiness: Effect.Effect<Readiness, unknown>
+  /** Extra routes served by the same server. */
+  readonly routes?: Layer.Layer<never, never, HttpRouter.HttpRouter> | undefined
+}
+
+const text = (body: string, status = 200) => HttpServerResponse.text(body + "\n", { status })
+
+const readinessResponse = (readiness: Effect.Effect<Readiness, unknown>) =>
+  readiness.pipe(
+    Effect.map((r): Exclude<Readiness, boolean> =>
+      r === true ? { ready: true } : r === false ? { ready: false, reason: "not ready" } : r
+    ),
+    Effect.catchCause((cause) =>
+      Effect.succeed({
+        ready: false as const,
+        reason: `readiness check failed: ${firstLine(Cause.pretty(cause))}`
+      })
+    ),
+    Effect.map((r) => (r.ready ? text("ok") : text(r.reason, 503)))
+  )
+
+const firstLine = (s: string): string => (s.split("\n")[0] ?? "").slice(0, 200)
+
+/** The `/healthz`, `/readyz` and `/metrics` routes, to mount on any router. */
+export const healthRoutes = (readiness: Effect.Effect<Readiness, unknown>): Layer.Layer<never, never, HttpRouter.HttpRouter> =>
+  HttpRouter.use((router) =>
+    Effect.gen(function*() {
+      yield* router.add("GET", "/healthz", Effect.succeed(text("ok")))
+      yield* router.add("GET", "/readyz", readinessResponse(readiness))
+      yield* router.add(
+        "GET",
+        "/metrics",
+        Effect.map(metricsText, (body) => HttpServerResponse.text(body, { contentType: PROMETHEUS_CONTENT_TYPE }))
+      )
+    })
+  )
+
+/**
+ * Serves `routes` on host:port for the lifetime of the layer, without per-request logs, and
+ * returns the bound address through `tag`. A later server (e.g. a web view on its own port) can
+ * use this with its own service tag.
+ */
+export const serveRoutes = <Id>(
+  tag: Context.Service<Id, BoundAddress>,
+  routes: Layer.Layer<never, never, HttpRouter.HttpRouter>,
+  options: {
+    readonly host: string
+    readonly port: number
+    /** For the Debug line with the bound address. */
+    readonly name: string
+    /**
+     * How long closing waits for open requests before ending them (default 2 s). Long-lived
+     * responses such as server-sent events are cut after this, so shutdown is bounded.
+     */
+    readonly gracefulShutdownTimeout?: Duration.Input | undefined
+  }
+): Layer.Layer<Id, ServeError> => {
+  const bound = Layer.effect(
+    tag,
+    Effect.gen(function*() {
+      const server = yield* HttpServer.HttpServer
+      const address = server.address
+      const port = address._tag === "UnixPathAddress" ? 0 : address.port
+      const url = HttpServer.formatAddress(address)
+      yield* Effect.logDebug(`${options.name} listening on ${url}`)
+      return tag.of({ host: options.host, port, url })
+    })
+  )
+  return Layer.merge(
+    HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }),
+    bound
+  ).pipe(
+    Layer.provide(
+      NodeHttpServer.layer(createServer, {
+        host: options.host,
+        port: options.port,
+        // Health and metrics requests are short; do not hold shutdown for NodeHttpServer's
+        // default 20 s on a stuck client.
+        gracefulShutdownTimeout: options.gracefulShutdownTimeout ?? "2 seconds"
+      })
+    )
+  )
+}
+
+/**
+ * The health server: `/healthz`, `/readyz`, `/metrics` (plus `routes`) on host:port.
+ *
+ *   HealthServer.layer({ host: "0.0.0.0", port: 8080, readiness: Ref.get(cachesSynced) })
+ */
+export const layer = (options: HealthServerOptions): Layer.Layer<HealthServer, ServeError> =>
+  serveRoutes(
+    HealthServer,
+    options.routes === undefined ? healthRoutes(options.readiness) : Layer.merge(healthRoutes(options.readiness), options.routes),
+    { host: options.host ?? "127.0.0.1", port: options.port, name: "health server" }
+  )
