@@ -142,7 +142,7 @@ const fromStatus = (operation: string, verb: string, code: number, body: unknown
   })
 }
 
-const describe = (e: unknown): string => {
+const describeError = (e: unknown): string => {
   if (!(e instanceof Error)) return String(e)
   const cause = (e as { cause?: unknown }).cause
   const c = cause instanceof Error ? `: ${(cause as { code?: string }).code ?? cause.message}` : ""
@@ -153,7 +153,7 @@ const toKubeApiError = (operation: string, verb: string) => (e: unknown): KubeAp
   if (e instanceof ApiException) return fromStatus(operation, verb, e.code, e.body, `HTTP ${e.code}`)
   // Our own mistakes or an answer we could not read; everything else never got an HTTP answer.
   const unreadable = e instanceof SyntaxError || (e instanceof Error && e.name === "RequiredError")
-  return new KubeApiError({ reason: unreadable ? "Unexpected" : "Transport", operation, detail: describe(e) })
+  return new KubeApiError({ reason: unreadable ? "Unexpected" : "Transport", operation, detail: describeError(e) })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,6 +243,11 @@ export const makeKubeApi = (kc: KubeConfig): KubeApi["Service"] => {
     })
   }
 
+  /**
+   * One watch request. kube-apiserver 1.36 sends no bookmark on a quiet resource within client-node's
+   * 30 s inactivity timeout, so a quiet watch ends after ~30 s; the caller resumes from the last
+   * version it saw (or relists on Gone), as it does after any server-side close.
+   */
   const watch = (kind: ResourceKind, options: WatchOptions): Stream.Stream<WatchEvent, KubeApiError> => {
     const operation = `watch ${kind.plural} ${options.namespace ?? ""}`
     const path = collectionPath(kind, options.namespace)
@@ -283,7 +288,7 @@ export const makeKubeApi = (kc: KubeConfig): KubeApi["Service"] => {
         const statusCode = (err as { statusCode?: unknown }).statusCode
         failWith(
           typeof statusCode === "number"
-            ? fromStatus(operation, "watch", statusCode, undefined, describe(err))
+            ? fromStatus(operation, "watch", statusCode, undefined, describeError(err))
             : toKubeApiError(operation, "watch")(err)
         )
       }

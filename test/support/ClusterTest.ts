@@ -77,7 +77,11 @@ export const testNamespace = (
         kind: "Namespace",
         metadata: { name, labels: { "api-controller.test/tier": "cluster", ...labels } }
       }),
-      () => emptyNamespace(name).pipe(Effect.andThen(bestEffort(kube.delete(Kinds.Namespace, "", name))))
+      () =>
+        emptyNamespace(name).pipe(
+          Effect.andThen(bestEffort(kube.delete(Kinds.Namespace, "", name))),
+          Effect.provideService(KubeApi, kube)
+        )
     )
     return name
   })

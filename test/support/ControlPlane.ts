@@ -181,6 +181,9 @@ interface Pki {
 /** A P-256 CA; a serving cert for 127.0.0.1/localhost; an admin client cert; an SA signing key pair. */
 const makePki = async (dir: string): Promise<Pki> => {
   const p = (f: string) => join(dir, f)
+  await run("openssl", ["version"]).catch((e: unknown) => {
+    throw new ControlPlaneError(`the openssl CLI is needed to make the test certificates: ${String(e)}`)
+  })
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
   await run("openssl", ["req", "-x509", ...ec, "-keyout", p("ca.key"), "-out", p("ca.crt"), "-days", "7", "-subj",
     "/CN=api-controller-test-ca", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
