@@ -9,7 +9,7 @@
  * The event pump runs on every replica, so a standby's cache and queue stay warm; workers run
  * only where `gate` lets them (the leader, when leader election is on).
  */
-import { Cause, Clock, Context, Duration, Effect, Layer, PubSub } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, Fiber, Layer, Option, PubSub, Schedule } from "effect"
 import { Kinds, type ObjectKey, objectKey } from "../domain/Kube.ts"
 import { targetServiceOf } from "../plan/Conflicts.ts"
 import { ownerKeyOf } from "../plan/Ownership.ts"
@@ -23,12 +23,15 @@ export interface ControllerOptions {
   /** Every Api is looked at again this often, whatever the events say. */
   readonly resyncPeriod: Duration.Duration
   readonly backoff: BackoffOptions
+  /** On shutdown, how long in-flight passes may take to finish. */
+  readonly shutdownGrace: Duration.Duration
 }
 
 export const defaultControllerOptions: ControllerOptions = {
   workers: 2,
   resyncPeriod: Duration.minutes(10),
-  backoff: defaultBackoff
+  backoff: defaultBackoff,
+  shutdownGrace: Duration.seconds(20)
 }
 
 export type PassOutcome = "done" | "requeue" | "retry" | "error"
@@ -85,7 +88,7 @@ export class Controller extends Context.Service<Controller, {
   static readonly layer = (
     options: ControllerOptions = defaultControllerOptions,
     hooks: ControllerHooks = {},
-    gate: <A, E, R>(work: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> = (w) => w
+    gate: <A, E, R>(work: Effect.Effect<A, E, R>) => Effect.Effect<A, unknown, R> = (w) => w
   ) =>
     Layer.effect(
       Controller,
@@ -146,17 +149,51 @@ export class Controller extends Context.Service<Controller, {
             yield* reportDepth
           }).pipe(Effect.annotateLogs({ api: key }))
 
-        const worker = Effect.forever(Effect.flatMap(queue.take, pass))
+        // Graceful stop: workers stop taking keys, in-flight passes finish (bounded), then the
+        // scope interrupts what is left. A key taken as the stop fires is simply not run: the
+        // next leader's initial resync covers it.
+        const stopping = yield* Deferred.make<void>()
+        const worker = Effect.gen(function*() {
+          while (true) {
+            const next = yield* Effect.raceFirst(
+              Effect.map(queue.take, Option.some),
+              Effect.as(Deferred.await(stopping), Option.none<ObjectKey>())
+            )
+            if (Option.isNone(next)) return
+            yield* pass(next.value)
+          }
+        })
 
-        yield* Effect.forkScoped(gate(
+        const work = Effect.gen(function*() {
+          yield* cache.synced
+          yield* Effect.logInfo("caches synced; starting workers", { workers: options.workers, apis: cache.apis().length })
+          yield* resyncAll
+          const resync = yield* Effect.forkChild(
+            Effect.forever(Effect.sleep(options.resyncPeriod).pipe(Effect.andThen(resyncAll)))
+          )
+          yield* Effect.all(Array.from({ length: options.workers }, () => worker), { concurrency: "unbounded" })
+          yield* Fiber.interrupt(resync)
+        })
+
+        // Losing leadership stops the workers; wait to win it back (the caches stay warm).
+        yield* Effect.forkScoped(
+          gate(work).pipe(
+            Effect.catch((e) => Effect.logWarning("workers stopped; waiting to lead again", { reason: String(e) })),
+            Effect.repeat({ until: () => Deferred.isDoneUnsafe(stopping) })
+          )
+        )
+
+        yield* Effect.addFinalizer(() =>
           Effect.gen(function*() {
-            yield* cache.synced
-            yield* Effect.logInfo("caches synced; starting workers", { workers: options.workers, apis: cache.apis().length })
-            yield* resyncAll
-            yield* Effect.forkChild(Effect.forever(Effect.sleep(options.resyncPeriod).pipe(Effect.andThen(resyncAll))))
-            yield* Effect.all(Array.from({ length: options.workers }, () => worker), { concurrency: "unbounded" })
+            yield* Deferred.succeed(stopping, undefined)
+            const inFlight = yield* queue.inFlight
+            if (inFlight > 0) yield* Effect.logInfo("stopping: waiting for in-flight passes", { inFlight })
+            yield* Effect.repeat(queue.inFlight, { until: (n) => n === 0, schedule: Schedule.spaced("20 millis") }).pipe(
+              Effect.timeout(options.shutdownGrace),
+              Effect.ignore
+            )
           })
-        ))
+        )
 
         return Controller.of({ queue, resyncAll })
       })

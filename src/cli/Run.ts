@@ -1,0 +1,136 @@
+/**
+ * `api-controller run`: the controller, against the cluster the kubeconfig names (flag,
+ * then KUBECONFIG or ~/.kube/config, then the in-cluster service account). Configuration
+ * comes from the environment (SPEC 9) and flags; every problem is reported, one line each,
+ * before anything starts.
+ */
+import { Duration, Effect, Layer, Option, Result } from "effect"
+import { Flag } from "effect/cli"
+import { hostname } from "node:os"
+import { readFileSync } from "node:fs"
+import { parseControllerConfig } from "../domain/ControllerConfig.ts"
+import { makeIdentity } from "../controller/LeaderElection.ts"
+import { KubeApiLive } from "../k8s/KubeApiLive.ts"
+import { appWith } from "../runtime/App.ts"
+import * as Logging from "../runtime/Logging.ts"
+import { parseDuration, StartupError } from "./StartupError.ts"
+
+const SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+const ownNamespace = (): string => {
+  const fromEnv = process.env["POD_NAMESPACE"]?.trim()
+  if (fromEnv) return fromEnv
+  try {
+    return readFileSync(SA_NAMESPACE_FILE, "utf8").trim() || "default"
+  } catch {
+    return "default"
+  }
+}
+
+export const runFlags = {
+  kubeconfig: Flag.String("kubeconfig").pipe(
+    Flag.withDescription("Path to a kubeconfig. Default: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account."),
+    Flag.optional
+  ),
+  workers: Flag.Int("workers").pipe(
+    Flag.withDescription("Apis reconciled in parallel, one pass at a time per Api (default 2)."),
+    Flag.withDefault(2)
+  ),
+  resyncPeriod: Flag.String("resync-period").pipe(
+    Flag.withDescription("Look at every Api again this often, events or not (default 10m)."),
+    Flag.withDefault("10m")
+  ),
+  healthHost: Flag.String("health-host").pipe(
+    Flag.withDescription("Address for /healthz, /readyz and /metrics (default 0.0.0.0)."),
+    Flag.withDefault("0.0.0.0")
+  ),
+  healthPort: Flag.Int("health-port").pipe(
+    Flag.withDescription("Port for /healthz, /readyz and /metrics; 0 picks a free port (default 8081)."),
+    Flag.withDefault(8081)
+  ),
+  leaderElect: Flag.Boolean("leader-elect").pipe(
+    Flag.withDescription("Run several replicas; only the holder of a Lease writes. Also LEADER_ELECT=true."),
+    Flag.withDefault(false)
+  ),
+  leaderElectionNamespace: Flag.String("leader-election-namespace").pipe(
+    Flag.withDescription("Namespace of the Lease. Default: $POD_NAMESPACE, else the service account's namespace, else default."),
+    Flag.optional
+  ),
+  leaderElectionId: Flag.String("leader-election-id").pipe(
+    Flag.withDescription("Name of the Lease (default api-controller)."),
+    Flag.withDefault("api-controller")
+  ),
+  leaseDuration: Flag.String("lease-duration").pipe(
+    Flag.withDescription("How long followers wait for a silent leader before taking over (default 15s)."),
+    Flag.withDefault("15s")
+  ),
+  renewDeadline: Flag.String("renew-deadline").pipe(
+    Flag.withDescription("How long the leader tries to renew before it stops writing (default 10s)."),
+    Flag.withDefault("10s")
+  ),
+  retryPeriod: Flag.String("retry-period").pipe(
+    Flag.withDescription("Pause between leader-election attempts (default 2s)."),
+    Flag.withDefault("2s")
+  ),
+  logFormat: Flag.Literals("log-format", ["json", "pretty"]).pipe(
+    Flag.withDescription("json: one object per line, for log collectors (default); pretty: for a terminal."),
+    Flag.withDefault("json" as const)
+  )
+} as const
+
+type RunFlags = {
+  readonly [K in keyof typeof runFlags]: typeof runFlags[K] extends Flag.Flag<infer A> ? A : never
+}
+
+export const runController = Effect.fn("cli.run")(function*(flags: RunFlags) {
+  const problems: Array<string> = []
+  const config = parseControllerConfig(process.env)
+  if (Result.isFailure(config)) for (const p of config.failure) problems.push(`${p.path}: ${p.message}`)
+
+  const duration = (flag: string, raw: string): number => {
+    const ms = parseDuration(raw)
+    if (ms === undefined || ms <= 0) problems.push(`--${flag}: expected a duration such as 30s, 10m or 1h, got ${JSON.stringify(raw)}`)
+    return ms ?? 0
+  }
+  const resync = duration("resync-period", flags.resyncPeriod)
+  const lease = duration("lease-duration", flags.leaseDuration)
+  const renew = duration("renew-deadline", flags.renewDeadline)
+  const retry = duration("retry-period", flags.retryPeriod)
+  if (flags.workers < 1) problems.push(`--workers: expected at least 1, got ${flags.workers}`)
+  if (flags.healthPort < 0 || flags.healthPort > 65535) problems.push(`--health-port: expected 0-65535, got ${flags.healthPort}`)
+  const leaderElect = flags.leaderElect || /^(true|1|yes)$/i.test(process.env["LEADER_ELECT"] ?? "")
+  if (leaderElect && !(lease > renew && renew > retry)) {
+    problems.push("--lease-duration, --renew-deadline, --retry-period: need lease-duration > renew-deadline > retry-period")
+  }
+  if (problems.length > 0 || Result.isFailure(config)) return yield* new StartupError({ problems })
+
+  const identity = yield* makeIdentity(process.env["POD_NAME"]?.trim() || hostname())
+  const kubeconfigPath = Option.getOrUndefined(flags.kubeconfig)
+  const app = appWith(KubeApiLive.layer(kubeconfigPath !== undefined ? { kubeconfigPath } : {}), {
+    config: config.success,
+    controller: { workers: flags.workers, resyncPeriod: Duration.millis(resync) },
+    health: { host: flags.healthHost, port: flags.healthPort },
+    ...(leaderElect
+      ? {
+        leaderElection: {
+          namespace: Option.getOrElse(flags.leaderElectionNamespace, ownNamespace),
+          name: flags.leaderElectionId,
+          identity,
+          leaseDuration: Duration.millis(lease),
+          renewDeadline: Duration.millis(renew),
+          retryPeriod: Duration.millis(retry)
+        }
+      }
+      : {})
+  })
+  yield* Effect.logInfo("api-controller starting", {
+    identity,
+    domain: config.success.domainName,
+    gateway: config.success.gatewayFqdn,
+    leaderElection: leaderElect,
+    workers: flags.workers
+  })
+  return yield* Layer.launch(app).pipe(
+    Effect.provide(Logging.layer({ format: flags.logFormat, level: config.success.logLevel }))
+  )
+})

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/**
+ * The `api-controller` command. `run` starts the controller; `describe` shows one Api's
+ * lifecycle; `diagram` prints the lifecycle machines.
+ */
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Console, Effect } from "effect"
+import { Command } from "effect/cli"
+import { runController, runFlags } from "./cli/Run.ts"
+
+const run = Command.make("run", runFlags, runController).pipe(
+  Command.withDescription(
+    "Run the controller: watch Apis in all namespaces and keep their VirtualServices, Policies and status in line. " +
+      "Needs DOMAIN_NAME, GATEWAY_FQDN, DEFAULT_ISSUER and DEFAULT_JWKS_URI in the environment; optional: ENABLE_MTLS, " +
+      "CORS_ALLOW_ORIGIN, CORS_ALLOW_METHODS, CORS_ALLOW_HEADERS, BLACKLISTED_SERVICES (svc.namespace,...), LOG_LEVEL."
+  ),
+  Command.withExamples([
+    {
+      command: "DOMAIN_NAME=kyma.local GATEWAY_FQDN=kyma-gateway.kyma-system.svc.cluster.local DEFAULT_ISSUER=https://dex.kyma.local DEFAULT_JWKS_URI=http://dex/keys api-controller run --log-format pretty",
+      description: "Run against the cluster of your current kubeconfig context"
+    }
+  ])
+)
+
+const root = Command.make("api-controller").pipe(
+  Command.withDescription("Expose Services outside the cluster with Istio, from small Api resources (gateway.kyma-project.io/v1alpha2)."),
+  Command.withSubcommands([run])
+)
+
+root.pipe(
+  Command.run({ version: "0.1.0" }),
+  Effect.catchTag("StartupError", (e) =>
+    Effect.gen(function*() {
+      yield* Console.error("api-controller: cannot start:")
+      for (const p of e.problems) yield* Console.error(`  ${p}`)
+      process.exitCode = 2
+    })),
+  Effect.provide(NodeServices.layer),
+  NodeRuntime.runMain
+)

@@ -1,0 +1,103 @@
+/**
+ * The whole controller as one layer: Kubernetes access (instrumented for metrics), the cached
+ * cluster view, the reconciler, the controller loop (behind leader election when asked), the
+ * health/metrics server and the state gauges. The CLI, the end-to-end demo and the tests that
+ * run a controller all build it here, so they run the same thing.
+ */
+import { Duration, Effect, Layer, Schedule } from "effect"
+import type { ControllerConfig } from "../domain/ControllerConfig.ts"
+import { ClusterCache } from "../controller/ClusterCache.ts"
+import { Controller, type ControllerOptions, defaultControllerOptions } from "../controller/Controller.ts"
+import { LeaderElection, type LeaderElectionConfig } from "../controller/LeaderElection.ts"
+import { Reconciler } from "../controller/Reconciler.ts"
+import { Settings } from "../controller/Settings.ts"
+import { decodeStatus } from "../domain/Api.ts"
+import { EventRecorder } from "../k8s/EventRecorder.ts"
+import { instrumented, type RequestListener } from "../k8s/InstrumentedKubeApi.ts"
+import type { KubeApi } from "../k8s/KubeApi.ts"
+import { machineStatesOf } from "../plan/StatusProjection.ts"
+import * as HealthServer from "./HealthServer.ts"
+import * as Metrics from "./Metrics.ts"
+
+export interface AppOptions {
+  readonly config: ControllerConfig
+  readonly controller?: Partial<ControllerOptions>
+  /** Serve /healthz, /readyz and /metrics here; omit for no server (tests). */
+  readonly health?: { readonly host: string; readonly port: number }
+  /** Only the Lease holder runs workers; omit to always run them. */
+  readonly leaderElection?: LeaderElectionConfig
+  /** Also told about every Kubernetes request (tests and benchmarks count them). */
+  readonly onRequest?: RequestListener
+  /** How often the per-state and conflict gauges are recomputed from the cache. */
+  readonly gaugePeriod?: Duration.Duration
+}
+
+/** Apis per machine state and conflicts, from the cached statuses. */
+const recordGauges = Effect.gen(function*() {
+  const cache = yield* ClusterCache
+  const states = cache.apis().map((a) => {
+    const m = machineStatesOf(decodeStatus(a["status"]))
+    return { validation: m.validation.state, virtualService: m.virtualService.state, policy: m.policy.state }
+  })
+  yield* Metrics.recordStates(Metrics.countStates(states))
+  yield* Metrics.recordConflicts({
+    hostname: states.filter((s) => s.virtualService === "HostnameOccupied").length,
+    service: states.filter((s) => s.validation === "TargetServiceOccupied").length
+  })
+})
+
+/** Everything but `KubeApi`, which the caller provides (live, or in memory). */
+export const appLayer = (options: AppOptions) => {
+  const controllerOptions: ControllerOptions = { ...defaultControllerOptions, ...options.controller }
+  const onRequest: RequestListener = (r) =>
+    Effect.andThen(Metrics.recordKubeRequest(r.verb, r.resource, r.outcome), options.onRequest?.(r) ?? Effect.void)
+
+  const kube = instrumented(onRequest)
+  const leader = options.leaderElection !== undefined
+    ? LeaderElection.layer(options.leaderElection)
+    : LeaderElection.layerAlwaysLeader()
+
+  const controller = Layer.unwrap(Effect.gen(function*() {
+    const election = yield* LeaderElection
+    return Controller.layer(
+      controllerOptions,
+      {
+        onPass: (_key, outcome, seconds) =>
+          Metrics.recordPass(outcome === "done" ? "done" : outcome === "requeue" ? "requeue" : "error", seconds),
+        onQueueDepth: Metrics.setQueueDepth
+      },
+      election.runWhileLeader
+    )
+  }))
+
+  const gauges = Layer.effectDiscard(Effect.gen(function*() {
+    yield* Metrics.initMetrics
+    const cache = yield* ClusterCache
+    yield* Effect.forkScoped(
+      cache.synced.pipe(
+        Effect.andThen(recordGauges.pipe(Effect.repeat(Schedule.spaced(options.gaugePeriod ?? Duration.seconds(5)))))
+      )
+    )
+  }))
+
+  const health = options.health === undefined ? Layer.empty : Layer.unwrap(Effect.gen(function*() {
+    const cache = yield* ClusterCache
+    const h = options.health!
+    return HealthServer.layer({
+      host: h.host,
+      port: h.port,
+      readiness: Effect.map(cache.isSynced, (synced) => (synced ? true : { ready: false, reason: "caches not synced yet" }))
+    })
+  }))
+
+  return Layer.mergeAll(controller, gauges, health).pipe(
+    Layer.provideMerge(Reconciler.layer),
+    Layer.provideMerge(ClusterCache.layer),
+    Layer.provideMerge(Layer.mergeAll(EventRecorder.layer, Settings.layer(options.config), leader)),
+    Layer.provideMerge(kube)
+  )
+}
+
+/** The app over a given `KubeApi` layer. */
+export const appWith = <E>(kube: Layer.Layer<KubeApi, E>, options: AppOptions) =>
+  appLayer(options).pipe(Layer.provideMerge(kube))
