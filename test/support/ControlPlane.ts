@@ -172,7 +172,8 @@ const tail = (file: string, lines = 30): string => {
   }
 }
 
-interface Pki {
+/** The PEM material a control plane runs with (CA, admin client cert and key). */
+export interface Pki {
   readonly caCrt: string
   readonly clientCrt: string
   readonly clientKey: string
