@@ -242,7 +242,8 @@ export const make = Effect.fn("LeaderElection.make")(function*(config: LeaderEle
       ? { lease, spec, since: now }
       : { ...before, lease }
     const holder = spec.holderIdentity ?? ""
-    return holder !== (before?.spec.holderIdentity ?? "") && holder !== identity
+    // Only news from others is worth a line; our own writes have their own.
+    return !wrote && holder !== (before?.spec.holderIdentity ?? "") && holder !== identity
       ? Effect.logInfo(holder === "" ? "lease released by its holder" : "new leader observed", { holder })
       : Effect.void
   }
