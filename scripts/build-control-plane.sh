@@ -10,7 +10,9 @@ mkdir -p "$bin"
 export GOTOOLCHAIN=local CGO_ENABLED=0
 export GOFLAGS="${GOFLAGS:-} -trimpath"
 
-kube_version=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' tools/kube-apiserver/go.mod)
+# go mod tidy may move the require into a block: accept both `require k8s.io/kubernetes vX` and `\tk8s.io/kubernetes vX`.
+kube_version=$(awk '$1=="k8s.io/kubernetes"{print $2; exit} $1=="require" && $2=="k8s.io/kubernetes"{print $3; exit}' tools/kube-apiserver/go.mod)
+[[ "$kube_version" =~ ^v1\.[0-9]+\.[0-9]+$ ]] || { echo "build-control-plane: no k8s.io/kubernetes version in tools/kube-apiserver/go.mod" >&2; exit 1; }
 kube_minor=$(echo "$kube_version" | cut -d. -f2)
 
 # build <name> <module dir> <package> [ldflags]
