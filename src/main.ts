@@ -6,6 +6,8 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import { Command } from "effect/cli"
+import { describeFlags, runDescribe } from "./cli/Describe.ts"
+import { diagramFlags, runDiagram } from "./cli/Diagram.ts"
 import { runController, runFlags } from "./cli/Run.ts"
 
 const run = Command.make("run", runFlags, runController).pipe(
@@ -22,9 +24,28 @@ const run = Command.make("run", runFlags, runController).pipe(
   ])
 )
 
+const describe = Command.make("describe", describeFlags, runDescribe).pipe(
+  Command.withDescription(
+    "Show one Api's lifecycle: its spec, the state and code of each machine, its children, the Ready condition " +
+      "and a timeline of status.transitions and Events. Reads the cluster directly; no controller needed."
+  ),
+  Command.withExamples([{ command: "api-controller describe shop/orders", description: "The Api orders in namespace shop" }])
+)
+
+const diagram = Command.make("diagram", diagramFlags, runDiagram).pipe(
+  Command.withDescription("Print the lifecycle machines, drawn from their definitions in machines/: states with their status codes, events, guards."),
+  Command.withExamples([
+    { command: "api-controller diagram", description: "All three machines as Mermaid" },
+    {
+      command: "api-controller diagram --format svg --machine virtualService --highlight HostnameOccupied > vs.svg",
+      description: "One machine as SVG, one state highlighted"
+    }
+  ])
+)
+
 const root = Command.make("api-controller").pipe(
   Command.withDescription("Expose Services outside the cluster with Istio, from small Api resources (gateway.kyma-project.io/v1alpha2)."),
-  Command.withSubcommands([run])
+  Command.withSubcommands([run, describe, diagram])
 )
 
 root.pipe(

@@ -1,0 +1,257 @@
+/**
+ * The describe formatter (src/visual/Describe.ts) and the diagram command's output, without a
+ * cluster: the spec in a few words, each machine's state and code, the children, Ready, and a
+ * timeline that folds the Events reporting a kept transition into it.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Option } from "effect"
+import type { KubeObject } from "../../src/domain/Kube.ts"
+import { diagramOutput } from "../../src/cli/Diagram.ts"
+import { parseApiRef } from "../../src/cli/Describe.ts"
+import { age, apiView, describeText, parseReason, specSummary, timelineOf } from "../../src/visual/Describe.ts"
+
+const uid = "11111111-2222-3333-4444-555555555555"
+
+const api = (status: unknown, spec: unknown = { service: { name: "orders", port: 8080 }, hostname: "orders" }): KubeObject => ({
+  apiVersion: "gateway.kyma-project.io/v1alpha2",
+  kind: "Api",
+  metadata: { name: "orders", namespace: "shop", uid, generation: 2, creationTimestamp: "2026-05-01T10:00:00Z" },
+  spec,
+  status
+})
+
+const blockedStatus = {
+  validationStatus: 2,
+  virtualService: { code: 4, lastError: "hostname orders.kyma.local is already used by VirtualService other/holder" },
+  observedGeneration: 2,
+  conditions: [{
+    type: "Ready",
+    status: "False",
+    reason: "HostnameOccupied",
+    message: "hostname orders.kyma.local is already used by VirtualService other/holder",
+    lastTransitionTime: "2026-05-01T10:00:01Z",
+    observedGeneration: 2
+  }],
+  transitions: [
+    { machine: "validation", from: "Pending", to: "Valid", at: "2026-05-01T10:00:01Z" },
+    {
+      machine: "virtualService",
+      from: "NotCreated",
+      to: "HostnameOccupied",
+      at: "2026-05-01T10:00:01Z",
+      message: "hostname orders.kyma.local is already used by VirtualService other/holder"
+    }
+  ]
+}
+
+const createdStatus = {
+  ...blockedStatus,
+  virtualService: { code: 2, resource: { name: "orders", uid: "vs-uid", version: "812" } },
+  conditions: [{ ...blockedStatus.conditions[0], status: "True", reason: "Ready", message: "exposed without authentication", lastTransitionTime: "2026-05-01T10:05:02Z" }],
+  transitions: [
+    ...blockedStatus.transitions,
+    { machine: "virtualService", from: "HostnameOccupied", to: "InProgress", at: "2026-05-01T10:05:01Z" },
+    { machine: "virtualService", from: "InProgress", to: "Created", at: "2026-05-01T10:05:02Z" }
+  ]
+}
+
+let eventCounter = 0
+const event = (reason: string, at: string, message: string, overrides: Record<string, unknown> = {}): KubeObject => ({
+  apiVersion: "v1",
+  kind: "Event",
+  metadata: { name: `orders.${eventCounter++}`, namespace: "shop" },
+  involvedObject: { apiVersion: "gateway.kyma-project.io/v1alpha2", kind: "Api", name: "orders", namespace: "shop", uid },
+  reason,
+  message,
+  type: /Occupied|Error|Failed|Invalid/.test(reason) ? "Warning" : "Normal",
+  firstTimestamp: at,
+  lastTimestamp: at,
+  count: 1,
+  ...overrides
+})
+
+const virtualService = (owned: boolean): KubeObject => ({
+  apiVersion: "networking.istio.io/v1alpha3",
+  kind: "VirtualService",
+  metadata: {
+    name: "orders",
+    namespace: "shop",
+    uid: "vs-uid",
+    resourceVersion: "812",
+    ...(owned
+      ? { ownerReferences: [{ apiVersion: "gateway.kyma-project.io/v1alpha2", kind: "Api", name: "orders", uid, controller: true }] }
+      : {})
+  },
+  spec: { hosts: ["orders.kyma.local"], gateways: ["kyma-gateway"] }
+})
+
+const policy: KubeObject = {
+  apiVersion: "authentication.istio.io/v1alpha1",
+  kind: "Policy",
+  metadata: {
+    name: "orders",
+    namespace: "shop",
+    uid: "p-uid",
+    resourceVersion: "813",
+    labels: { createdBy: "api-controller", apiName: "orders", apiNamespace: "shop", apiUid: uid }
+  },
+  spec: { origins: [{ jwt: { issuer: "https://accounts.google.com", jwksUri: "https://x" } }, { jwt: { issuer: "https://dex" } }] }
+}
+
+describe("describe formatter", () => {
+  it("summarises the spec as SPEC 4 decides authentication", () => {
+    assert.strictEqual(specSummary({ service: { name: "a", port: 80 }, hostname: "a" }).authentication, "off (no rules)")
+    assert.match(specSummary({ authenticationEnabled: true }).authentication, /default issuer/)
+    assert.match(
+      specSummary({ authenticationEnabled: false, authentication: [{ type: "JWT", jwt: { issuer: "https://i" } }] }).authentication,
+      /^off \(authenticationEnabled: false; 1 rule\(s\) ignored\)$/
+    )
+    const two = specSummary({
+      service: { name: "orders", port: 8080 },
+      authentication: [
+        { type: "JWT", jwt: { issuer: "https://a", triggerRule: { excludedPaths: [{ exact: "/status" }, { prefix: "/web" }] } } },
+        { type: "JWT", jwt: { issuer: "https://b" } }
+      ],
+      disableIstioAuthPolicyMTLS: true
+    })
+    assert.strictEqual(two.service, "orders:8080")
+    assert.strictEqual(two.authentication, "JWT, 2 rule(s): https://a, https://b; 2 path(s) need no token")
+    assert.deepStrictEqual(two.issuers, ["https://a", "https://b"])
+    assert.strictEqual(two.mtls, "peer mTLS off for this Api")
+    // A malformed spec is still described, not thrown on.
+    assert.strictEqual(specSummary("nonsense").service, "?:?")
+  })
+
+  it("reads each machine's state and code from the status, and Ready", () => {
+    const view = apiView(api(blockedStatus))
+    assert.deepStrictEqual(
+      view.machines.map((m) => [m.machine, m.state, m.code]),
+      [["validation", "Valid", 2], ["virtualService", "HostnameOccupied", 4], ["policy", "NotCreated", undefined]]
+    )
+    assert.match(view.machines[1]!.lastError ?? "", /other\/holder/)
+    assert.strictEqual(view.ready?.reason, "HostnameOccupied")
+    // No status yet: every machine in its initial state.
+    assert.deepStrictEqual(apiView(api(undefined)).machines.map((m) => m.state), ["Pending", "NotCreated", "NotCreated"])
+  })
+
+  it("folds an Event into the transition it reports, keeps the others, oldest first", () => {
+    const events = [
+      event("Valid", "2026-05-01T10:00:01Z", "validation Pending -> Valid"),
+      event("VirtualServiceHostnameOccupied", "2026-05-01T10:00:02Z", "hostname orders.kyma.local is already used by VirtualService other/holder"),
+      // older than anything the status kept
+      event("Pending", "2026-05-01T09:00:00Z", "an earlier incarnation's story"),
+      event("VirtualServiceWriteFailed", "2026-05-01T10:04:00Z", "create virtualservices shop/orders: Forbidden", { count: 3 }),
+      // another object's Event, and an Event of a deleted Api of the same name
+      event("Valid", "2026-05-01T10:00:01Z", "x", { involvedObject: { kind: "Api", name: "billing", namespace: "shop" } }),
+      event("Valid", "2026-05-01T10:00:01Z", "y", { involvedObject: { kind: "Api", name: "orders", namespace: "shop", uid: "old" } })
+    ]
+    const timeline = timelineOf(api(createdStatus), events)
+    assert.deepStrictEqual(
+      timeline.map((t) => [t.at, t.machine, t.from, t.to, t.reason, t.source]),
+      [
+        ["2026-05-01T09:00:00Z", "validation", undefined, "Pending", undefined, "event"],
+        ["2026-05-01T10:00:01Z", "validation", "Pending", "Valid", undefined, "both"],
+        ["2026-05-01T10:00:01Z", "virtualService", "NotCreated", "HostnameOccupied", undefined, "both"],
+        ["2026-05-01T10:04:00Z", "virtualService", undefined, undefined, "VirtualServiceWriteFailed", "event"],
+        ["2026-05-01T10:05:01Z", "virtualService", "HostnameOccupied", "InProgress", undefined, "status"],
+        ["2026-05-01T10:05:02Z", "virtualService", "InProgress", "Created", undefined, "status"]
+      ]
+    )
+    assert.strictEqual(timeline[1]!.message, "validation Pending -> Valid", "a transition without message takes the Event's")
+    assert.strictEqual(timeline[3]!.count, 3)
+    assert.strictEqual(timeline[2]!.type, "Warning")
+  })
+
+  it("an Event is folded only into a transition a few seconds from it", () => {
+    const far = timelineOf(api(blockedStatus), [event("Valid", "2026-05-01T11:00:00Z", "again")])
+    assert.deepStrictEqual(far.map((t) => t.source), ["status", "status", "event"])
+  })
+
+  it("reads the reconciler's Event reasons", () => {
+    assert.deepStrictEqual(parseReason("Valid"), { machine: "validation", to: "Valid" })
+    assert.deepStrictEqual(parseReason("TargetServiceOccupied"), { machine: "validation", to: "TargetServiceOccupied" })
+    assert.deepStrictEqual(parseReason("VirtualServiceHostnameOccupied"), { machine: "virtualService", to: "HostnameOccupied" })
+    assert.deepStrictEqual(parseReason("PolicyCreated"), { machine: "policy", to: "Created" })
+    assert.deepStrictEqual(parseReason("PolicyWriteFailed"), { machine: "policy", failure: "PolicyWriteFailed" })
+    assert.isUndefined(parseReason("Scheduled"))
+  })
+
+  it("prints spec, Ready, machines, children and the timeline as aligned text", () => {
+    const now = Date.parse("2026-05-01T10:07:02Z")
+    const text = describeText({
+      api: api(createdStatus, {
+        service: { name: "orders", port: 8080 },
+        hostname: "orders",
+        authentication: [{ type: "JWT", jwt: { issuer: "https://accounts.google.com" } }]
+      }),
+      children: [virtualService(true), policy],
+      events: [event("VirtualServiceCreated", "2026-05-01T10:05:02Z", "virtualService InProgress -> Created")],
+      now
+    })
+    const lines = text.split("\n")
+    const has = (pattern: RegExp) => assert.isTrue(lines.some((l) => pattern.test(l)), `no line matches ${pattern}:\n${text}`)
+    has(/^Api:\s+shop\/orders$/)
+    has(/^Created:\s+2026-05-01T10:00:00Z \(7m2s ago\)$/)
+    has(/^Generation:\s+2 \(status is current\)$/)
+    has(/^ {2}service:\s+orders:8080$/)
+    has(/^ {2}authentication:\s+JWT, 1 rule\(s\): https:\/\/accounts\.google\.com$/)
+    has(/^Ready:\s+True {2}Ready: exposed without authentication {2}\(since 2026-05-01T10:05:02Z, 2m ago\)$/)
+    has(/^ {2}MACHINE\s+STATE\s+CODE\s+FIELD\s+LAST ERROR$/)
+    has(/^ {2}virtualService\s+Created\s+2\s+status\.virtualService\.code$/)
+    has(/^ {2}policy\s+NotCreated\s+-\s+status\.authenticationStatus\.code\s+\(not reported: authentication off\)$/)
+    has(/^ {2}VirtualService\s+orders\s+vs-uid\s+812\s+this Api\s+hosts: orders\.kyma\.local$/)
+    has(/^ {2}Policy\s+orders\s+p-uid\s+813\s+this Api\s+origins: https:\/\/accounts\.google\.com, https:\/\/dex$/)
+    has(/^ {2}2m\s+2026-05-01T10:05:02Z\s+virtualService\s+InProgress -> Created\s+both\s+virtualService InProgress -> Created$/)
+    has(/^ {2}7m1s\s+2026-05-01T10:00:01Z\s+virtualService\s+NotCreated -> HostnameOccupied\s+status\s+hostname orders\.kyma\.local is already used by VirtualService other\/holder$/)
+    // Columns line up: every timeline row starts its TIME column at the header's offset.
+    const header = lines.findIndex((l) => /^ {2}AGE\s+TIME/.test(l))
+    const timeColumn = lines[header]!.indexOf("TIME")
+    for (const row of lines.slice(header + 1).filter((l) => l.startsWith("  ") && l.trim() !== "")) {
+      assert.match(row.slice(timeColumn), /^2026-/, row)
+    }
+  })
+
+  it("says what is missing: no children, a foreign child, unreadable Events, no status yet", () => {
+    const text = describeText({ api: api(undefined), children: [virtualService(false)], events: { error: "events is forbidden" } })
+    assert.match(text, /Generation:\s+2 \(not reconciled yet\)/)
+    assert.match(text, /Ready:\s+Unknown \(no condition yet\)/)
+    assert.match(text, /VirtualService\s+orders\s+vs-uid\s+812\s+NOT this Api/)
+    assert.match(text, /Policy\s+\(none\)/)
+    assert.match(text, /\(Events could not be read: events is forbidden\)/)
+    assert.match(text, /\(nothing yet\)/)
+    assert.notMatch(text, /AGE/, "no AGE column without a clock")
+  })
+
+  it("ages read like kubectl's", () => {
+    const t0 = Date.parse("2026-05-01T00:00:00Z")
+    const at = (s: number) => new Date(t0 - s * 1000).toISOString()
+    assert.deepStrictEqual(
+      [5, 65, 600, 3600, 3660, 86400, 90000].map((s) => age(at(s), t0)),
+      ["5s", "1m5s", "10m", "1h", "1h1m", "1d", "1d1h"]
+    )
+  })
+})
+
+describe("describe and diagram command lines", () => {
+  it("describe takes <namespace>/<name>", () => {
+    assert.deepStrictEqual(parseApiRef("shop/orders"), { namespace: "shop", name: "orders" })
+    for (const bad of ["orders", "shop/", "/orders", "a/b/c", "Shop/orders"]) {
+      const r = parseApiRef(bad)
+      assert.isTrue("exitCode" in r && r.exitCode === 2, bad)
+    }
+  })
+
+  it("diagram prints the machines, one with a highlighted state, and says why it cannot", () => {
+    const out = (format: "mermaid" | "dot" | "svg", machine?: string, highlight?: string) =>
+      diagramOutput({ format, machine: Option.fromUndefinedOr(machine), highlight: Option.fromUndefinedOr(highlight) })
+    const all = out("mermaid")
+    assert.isTrue("text" in all && (all.text.match(/stateDiagram-v2/g) ?? []).length === 3)
+    const one = out("svg", "virtualService", "HostnameOccupied")
+    assert.isTrue("text" in one && /<g class="state current" data-state="HostnameOccupied"/.test(one.text))
+    const dot = out("dot", "policy", "Created")
+    assert.isTrue("text" in dot && /"Created" \[label="Created \(2\)", fillcolor=/.test(dot.text))
+    assert.deepStrictEqual(out("svg"), { error: "--format svg draws one machine: add --machine validation|virtualService|policy" })
+    assert.deepStrictEqual(out("mermaid", undefined, "Created"), { error: "--highlight needs --machine" })
+    assert.match((out("mermaid", "policy", "HostnameOccupied") as { error: string }).error, /no state 'HostnameOccupied'/)
+  })
+})
