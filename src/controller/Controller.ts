@@ -153,13 +153,17 @@ export class Controller extends Context.Service<Controller, {
         // scope interrupts what is left. A key taken as the stop fires is simply not run: the
         // next leader's initial resync covers it.
         const stopping = yield* Deferred.make<void>()
+        // The stop is checked before and after each take: a ready key would otherwise win the
+        // race against an already-completed stop, and a stopping worker would keep draining the
+        // queue until the grace period cut a pass off half-way.
         const worker = Effect.gen(function*() {
-          while (true) {
+          while (!Deferred.isDoneUnsafe(stopping)) {
             const next = yield* Effect.raceFirst(
               Effect.map(queue.take, Option.some),
               Effect.as(Deferred.await(stopping), Option.none<ObjectKey>())
             )
             if (Option.isNone(next)) return
+            if (Deferred.isDoneUnsafe(stopping)) return yield* queue.done(next.value)
             yield* pass(next.value)
           }
         })
