@@ -48,6 +48,14 @@ export const runFlags = {
     Flag.withDescription("Port for /healthz, /readyz and /metrics; 0 picks a free port (default 8081)."),
     Flag.withDefault(8081)
   ),
+  webPort: Flag.Int("web-port").pipe(
+    Flag.withDescription("Serve the live web view (Apis, their machines and timelines) on this port; 0 picks a free one. Off unless given."),
+    Flag.optional
+  ),
+  webHost: Flag.String("web-host").pipe(
+    Flag.withDescription("Address for the web view (default 127.0.0.1: it shows every Api in the cluster, keep it local unless you mean it)."),
+    Flag.withDefault("127.0.0.1")
+  ),
   leaderElect: Flag.Boolean("leader-elect").pipe(
     Flag.withDescription("Run several replicas; only the holder of a Lease writes. Also LEADER_ELECT=true."),
     Flag.withDefault(false)
@@ -98,6 +106,8 @@ export const runController = Effect.fn("cli.run")(function*(flags: RunFlags) {
   const retry = duration("retry-period", flags.retryPeriod)
   if (flags.workers < 1) problems.push(`--workers: expected at least 1, got ${flags.workers}`)
   if (flags.healthPort < 0 || flags.healthPort > 65535) problems.push(`--health-port: expected 0-65535, got ${flags.healthPort}`)
+  const webPort = Option.getOrUndefined(flags.webPort)
+  if (webPort !== undefined && (webPort < 0 || webPort > 65535)) problems.push(`--web-port: expected 0-65535, got ${webPort}`)
   const leaderElect = flags.leaderElect || /^(true|1|yes)$/i.test(process.env["LEADER_ELECT"] ?? "")
   if (leaderElect && !(lease > renew && renew > retry)) {
     problems.push("--lease-duration, --renew-deadline, --retry-period: need lease-duration > renew-deadline > retry-period")
@@ -110,6 +120,7 @@ export const runController = Effect.fn("cli.run")(function*(flags: RunFlags) {
     config: config.success,
     controller: { workers: flags.workers, resyncPeriod: Duration.millis(resync) },
     health: { host: flags.healthHost, port: flags.healthPort },
+    ...(webPort !== undefined ? { web: { host: flags.webHost, port: webPort } } : {}),
     ...(leaderElect
       ? {
         leaderElection: {

@@ -16,6 +16,7 @@ import { EventRecorder } from "../k8s/EventRecorder.ts"
 import { instrumented, type RequestListener } from "../k8s/InstrumentedKubeApi.ts"
 import type { KubeApi } from "../k8s/KubeApi.ts"
 import { machineStatesOf } from "../plan/StatusProjection.ts"
+import * as WebView from "../web/WebView.ts"
 import * as HealthServer from "./HealthServer.ts"
 import * as Metrics from "./Metrics.ts"
 
@@ -24,6 +25,8 @@ export interface AppOptions {
   readonly controller?: Partial<ControllerOptions>
   /** Serve /healthz, /readyz and /metrics here; omit for no server (tests). */
   readonly health?: { readonly host: string; readonly port: number }
+  /** Serve the live web view (src/web) on its own port; omit for none. Provides `WebView` with the bound address. */
+  readonly web?: WebView.WebViewOptions
   /** Only the Lease holder runs workers; omit to always run them. */
   readonly leaderElection?: LeaderElectionConfig
   /** Also told about every Kubernetes request (tests and benchmarks count them). */
@@ -90,7 +93,9 @@ export const appLayer = (options: AppOptions) => {
     })
   }))
 
-  return Layer.mergeAll(controller, gauges, health).pipe(
+  const web = options.web === undefined ? Layer.empty : WebView.layer(options.web)
+
+  return Layer.mergeAll(controller, gauges, health, web).pipe(
     Layer.provideMerge(Reconciler.layer),
     Layer.provideMerge(ClusterCache.layer),
     Layer.provideMerge(Layer.mergeAll(EventRecorder.layer, Settings.layer(options.config), leader)),
