@@ -54,9 +54,25 @@ export interface KubeConfigOptions {
   readonly kubeconfigPath?: string
   /** Use this context instead of the file's current-context. */
   readonly context?: string
+  /**
+   * In-cluster configuration: the directory the service account is mounted under, as a prefix
+   * of `/var/run/secrets/kubernetes.io/serviceaccount/{token,ca.crt,namespace}`. Default: the
+   * real mount (prefix ""). Tests point it at a directory of their own.
+   */
+  readonly serviceAccountRoot?: string
 }
 
-const SA_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+/** Where the kubelet mounts the service account's token, CA and namespace in a Pod. */
+export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+/** `~/.kube/config`, or undefined when the user has no home directory (an arbitrary UID in a Pod has none). */
+const homeKubeconfig = (): string | undefined => {
+  try {
+    return join(homedir(), ".kube", "config")
+  } catch {
+    return undefined
+  }
+}
 
 /** Where the configuration came from, for the startup log line. */
 export type KubeConfigSource = "path" | "KUBECONFIG" | "home" | "in-cluster"
@@ -73,18 +89,32 @@ export const loadKubeConfig = (
     try: () => {
       const kc = new KubeConfig()
       let source: KubeConfigSource
-      const home = join(homedir(), ".kube", "config")
+      const home = homeKubeconfig()
+      const saRoot = options.serviceAccountRoot ?? ""
       if (options.kubeconfigPath !== undefined && options.kubeconfigPath !== "") {
         kc.loadFromFile(options.kubeconfigPath)
         source = "path"
       } else if ((process.env["KUBECONFIG"] ?? "") !== "") {
         kc.loadFromDefault()
         source = "KUBECONFIG"
-      } else if (existsSync(home)) {
+      } else if (home !== undefined && existsSync(home)) {
         kc.loadFromFile(home)
         source = "home"
-      } else if ((process.env["KUBERNETES_SERVICE_HOST"] ?? "") !== "" && existsSync(SA_TOKEN)) {
-        kc.loadFromCluster()
+      } else if ((process.env["KUBERNETES_SERVICE_HOST"] ?? "") !== "") {
+        // In a Pod: the API server's Service from the environment, the mounted token (re-read
+        // as the kubelet rotates it) and CA. A missing mount is named rather than guessed at.
+        for (const file of ["token", "ca.crt"]) {
+          const path = `${saRoot}${SERVICE_ACCOUNT_DIR}/${file}`
+          if (!existsSync(path)) {
+            throw new Error(
+              `KUBERNETES_SERVICE_HOST is set but ${path} is missing: is the service account token mounted (automountServiceAccountToken)?`
+            )
+          }
+        }
+        if ((process.env["KUBERNETES_SERVICE_PORT"] ?? "") === "") {
+          throw new Error("KUBERNETES_SERVICE_HOST is set but KUBERNETES_SERVICE_PORT is not")
+        }
+        kc.loadFromCluster(saRoot)
         source = "in-cluster"
       } else {
         throw new Error("no kubeconfig: pass a path, set KUBECONFIG, create ~/.kube/config or run in a cluster")
