@@ -297,7 +297,9 @@ export const timelineOf = (api: KubeObject, events: ReadonlyArray<KubeObject> = 
       if (match >= 0) {
         folded.add(match)
         const t = entries[match]!
-        entries[match] = { ...t, source: "both", type, message: t.message ?? message }
+        // The reconciler's Event for a step without a reason says `machine from -> to`: nothing to add.
+        const generic = message === `${t.machine} ${t.from} -> ${t.to}`
+        entries[match] = { ...t, source: "both", type, message: t.message ?? (generic ? undefined : message) }
         return
       }
     }

@@ -74,6 +74,7 @@ td a:hover { text-decoration: underline; }
 .machine svg { max-width: 100%; height: auto; }
 .empty { padding: 18px; background: var(--card); border: 1px dashed var(--line); color: var(--muted); }
 .warning td { background: #fffbeb; }
+td.nowrap { white-space: nowrap; }
 `
 
 const script = `
@@ -129,7 +130,7 @@ const readyBadge = (v: ApiView): string => {
   const r = v.ready
   const status = r?.status ?? "Unknown"
   return `<span class="badge ready-${esc(status)}" data-ready="${esc(status)}" title="${esc(r?.message ?? "not reconciled yet")}">Ready ${esc(status)}${
-    r !== undefined ? ` \u00b7 ${esc(r.reason)}` : ""
+    r !== undefined && r.reason !== "Ready" ? ` \u00b7 ${esc(r.reason)}` : ""
   }</span>`
 }
 
@@ -247,9 +248,9 @@ ${
       : `<table id="timeline"><thead><tr><th>Time</th><th>Machine</th><th>Transition</th><th>Source</th><th>Message</th></tr></thead><tbody>
 ${
         timeline.map((t) =>
-          `<tr class="step${t.type === "Warning" ? " warning" : ""}" data-machine="${esc(t.machine ?? "")}" data-to="${esc(t.to ?? "")}"><td class="mono">${esc(t.at)}</td><td>${
+          `<tr class="step${t.type === "Warning" ? " warning" : ""}" data-machine="${esc(t.machine ?? "")}" data-to="${esc(t.to ?? "")}"><td class="mono nowrap">${esc(t.at)}</td><td>${
             esc(t.machine ?? "-")
-          }</td><td class="mono">${esc(transitionText(t))}</td><td>${esc(t.source)}${t.count !== undefined ? ` \u00d7${t.count}` : ""}</td><td>${esc(t.message ?? "")}</td></tr>`
+          }</td><td class="mono nowrap">${esc(transitionText(t))}</td><td>${esc(t.source)}${t.count !== undefined ? ` \u00d7${t.count}` : ""}</td><td>${esc(t.message ?? "")}</td></tr>`
         ).join("\n")
       }
 </tbody></table>`

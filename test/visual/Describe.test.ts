@@ -136,7 +136,7 @@ describe("describe formatter", () => {
 
   it("folds an Event into the transition it reports, keeps the others, oldest first", () => {
     const events = [
-      event("Valid", "2026-05-01T10:00:01Z", "validation Pending -> Valid"),
+      event("Valid", "2026-05-01T10:00:01Z", "spec accepted"),
       event("VirtualServiceHostnameOccupied", "2026-05-01T10:00:02Z", "hostname orders.kyma.local is already used by VirtualService other/holder"),
       // older than anything the status kept
       event("Pending", "2026-05-01T09:00:00Z", "an earlier incarnation's story"),
@@ -157,9 +157,15 @@ describe("describe formatter", () => {
         ["2026-05-01T10:05:02Z", "virtualService", "InProgress", "Created", undefined, "status"]
       ]
     )
-    assert.strictEqual(timeline[1]!.message, "validation Pending -> Valid", "a transition without message takes the Event's")
+    assert.strictEqual(timeline[1]!.message, "spec accepted", "a transition without message takes the Event's")
     assert.strictEqual(timeline[3]!.count, 3)
     assert.strictEqual(timeline[2]!.type, "Warning")
+  })
+
+  it("the reconciler's generic Event message adds nothing to a transition", () => {
+    const [first] = timelineOf(api(blockedStatus), [event("Valid", "2026-05-01T10:00:01Z", "validation Pending -> Valid")])
+    assert.strictEqual(first?.source, "both")
+    assert.isUndefined(first?.message)
   })
 
   it("an Event is folded only into a transition a few seconds from it", () => {
@@ -201,7 +207,7 @@ describe("describe formatter", () => {
     has(/^ {2}policy\s+NotCreated\s+-\s+status\.authenticationStatus\.code\s+\(not reported: authentication off\)$/)
     has(/^ {2}VirtualService\s+orders\s+vs-uid\s+812\s+this Api\s+hosts: orders\.kyma\.local$/)
     has(/^ {2}Policy\s+orders\s+p-uid\s+813\s+this Api\s+origins: https:\/\/accounts\.google\.com, https:\/\/dex$/)
-    has(/^ {2}2m\s+2026-05-01T10:05:02Z\s+virtualService\s+InProgress -> Created\s+both\s+virtualService InProgress -> Created$/)
+    has(/^ {2}2m\s+2026-05-01T10:05:02Z\s+virtualService\s+InProgress -> Created\s+both$/)
     has(/^ {2}7m1s\s+2026-05-01T10:00:01Z\s+virtualService\s+NotCreated -> HostnameOccupied\s+status\s+hostname orders\.kyma\.local is already used by VirtualService other\/holder$/)
     // Columns line up: every timeline row starts its TIME column at the header's offset.
     const header = lines.findIndex((l) => /^ {2}AGE\s+TIME/.test(l))

@@ -1,0 +1,199 @@
+/**
+ * The web view in a real browser: headless Chromium (Debian's `chromium`, driven by playwright-core;
+ * no browser is downloaded) against the controller (the whole app with `web`) on the real
+ * kube-apiserver + etcd of the cluster tier.
+ *
+ * - the list shows the Apis with their machine states, and a new Api appears without a reload;
+ * - an Api's page shows its diagrams with the current state highlighted (HostnameOccupied);
+ * - freeing the hostname in the cluster moves the open page to Created, without a reload;
+ * - the pages fetch nothing from anywhere but the controller, and log no error (CSP included).
+ *
+ * `WEB_VIEW_SCREENSHOT=docs/web-view.png` also saves a screenshot of the Api page (the README's).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { existsSync, mkdirSync } from "node:fs"
+import { dirname, resolve } from "node:path"
+import { Context, Duration, Effect, Layer } from "effect"
+import { type Browser, chromium, type Page } from "playwright-core"
+import { Kinds, type KubeObject } from "../../src/domain/Kube.ts"
+import { KubeApi } from "../../src/k8s/KubeApi.ts"
+import { appWith } from "../../src/runtime/App.ts"
+import * as Logging from "../../src/runtime/Logging.ts"
+import { WebView } from "../../src/web/WebView.ts"
+import { REPO_ROOT } from "../support/ControlPlane.ts"
+import { liveKubeApi, testNamespace } from "../support/ClusterTest.ts"
+import { apiObject, googleJwt, testConfig } from "../support/Fixtures.ts"
+
+const CHROMIUM = "/usr/bin/chromium"
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+/** How long the browser waits for the page to show something (the controller reconciles meanwhile). */
+const WAIT_MS = 20_000
+
+const browserEffect = <A>(f: () => Promise<A>): Effect.Effect<A, Error> =>
+  Effect.tryPromise({ try: f, catch: (e) => (e instanceof Error ? e : new Error(String(e))) })
+
+/** Chromium for this test, closed with its scope; fails clearly when the Debian package is missing. */
+const launchChromium = Effect.acquireRelease(
+  Effect.suspend(() =>
+    existsSync(CHROMIUM)
+      ? browserEffect(() => chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 }))
+      : Effect.fail(
+        new Error(`no browser at ${CHROMIUM}: the web view tests need Debian's chromium (apt-get install -y chromium; .ci/run installs it)`)
+      )
+  ),
+  (browser: Browser) => Effect.promise(() => browser.close())
+)
+
+/** A page that records every request and every error it logs. */
+const openPage = (browser: Browser) =>
+  Effect.gen(function*() {
+    const context = yield* Effect.acquireRelease(
+      browserEffect(() => browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 })),
+      (c) => Effect.promise(() => c.close())
+    )
+    const page = yield* browserEffect(() => context.newPage())
+    page.setDefaultTimeout(WAIT_MS)
+    const requests: Array<string> = []
+    const errors: Array<string> = []
+    page.on("request", (r) => requests.push(r.url()))
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(m.text())
+    })
+    page.on("pageerror", (e) => errors.push(e.message))
+    return { page, requests, errors }
+  })
+
+const waitFor = (page: Page, selector: string) =>
+  browserEffect(() => page.locator(selector).first().waitFor({ state: "attached", timeout: WAIT_MS })).pipe(
+    // On a timeout, show what the page did show.
+    Effect.tapError(() =>
+      browserEffect(() => page.locator("main").innerText()).pipe(
+        Effect.tap((text) => Effect.sync(() => console.log(`the page while waiting for ${selector}:\n${text}`))),
+        Effect.ignore
+      )
+    )
+  )
+
+/** A marker in the window: still there later means the page was not reloaded. */
+const mark = (page: Page) => browserEffect(() => page.evaluate("window.noReload = 42"))
+const marked = (page: Page) => browserEffect(() => page.evaluate("window.noReload"))
+
+const quietLogs = Logging.layer({ format: "pretty", level: "Error" })
+
+const holderOf = (namespace: string, host: string): KubeObject => ({
+  apiVersion: "networking.istio.io/v1alpha3",
+  kind: "VirtualService",
+  metadata: { name: "holder", namespace },
+  spec: { hosts: [host], gateways: ["kyma-gateway"] }
+})
+
+describe("web view in Chromium on a real kube-apiserver", () => {
+  it.live("lists the Apis, shows one's highlighted state, and follows the cluster without a reload", () =>
+    Effect.gen(function*() {
+      const kube = yield* KubeApi
+      const namespace = yield* testNamespace("web")
+      const otherNamespace = yield* testNamespace("web-holder")
+      const host = (name: string) => `${namespace}-${name}`
+      const key = (name: string) => `${namespace}/${name}`
+
+      // Before the browser: chromium must be there (a missing one fails here, clearly).
+      const browser = yield* launchChromium
+
+      // The controller with its web view, on the test control plane.
+      const context = yield* Layer.build(
+        appWith(liveKubeApi(), {
+          config: testConfig,
+          controller: { workers: 2, resyncPeriod: Duration.hours(1) },
+          web: { port: 0 }
+        }).pipe(Layer.provide(quietLogs))
+      )
+      const web = Context.get(context, WebView)
+      assert.strictEqual(web.host, "127.0.0.1")
+
+      // Someone else's VirtualService holds the hostname orders asks for.
+      yield* kube.create(Kinds.VirtualService, holderOf(otherNamespace, `${host("orders")}.kyma.local`))
+      yield* kube.create(Kinds.Api, apiObject(namespace, "httpbin", { service: { name: "httpbin", port: 8000 }, hostname: host("httpbin") }))
+      yield* kube.create(Kinds.Api, apiObject(namespace, "orders", {
+        service: { name: "orders", port: 8080 },
+        hostname: host("orders"),
+        authentication: [googleJwt]
+      }))
+
+      const { page, requests, errors } = yield* openPage(browser)
+
+      // ---- the list
+      yield* browserEffect(() => page.goto(`${web.url}/`))
+      const row = (name: string) => `tr.api[data-key="${key(name)}"]`
+      yield* waitFor(page, `${row("httpbin")} [data-machine="virtualService"][data-state="Created"]`)
+      yield* waitFor(page, `${row("httpbin")} [data-ready="True"]`)
+      yield* waitFor(page, `${row("orders")} [data-machine="virtualService"][data-state="HostnameOccupied"][data-code="4"]`)
+      // Its Policy waits for the hostname too.
+      yield* waitFor(page, `${row("orders")} [data-machine="policy"][data-state="NotCreated"]`)
+      yield* waitFor(page, "#conn[data-state=\"live\"]")
+      const ordersRow = yield* browserEffect(() => page.locator(row("orders")).innerText())
+      assert.match(ordersRow, /HostnameOccupied \(4\)/)
+      assert.match(ordersRow, new RegExp(`already used by VirtualService ${otherNamespace}/holder`))
+
+      // A new Api shows up on the open list by itself.
+      yield* mark(page)
+      yield* kube.create(Kinds.Api, apiObject(namespace, "late", { service: { name: "late", port: 80 }, hostname: host("late") }))
+      yield* waitFor(page, `${row("late")} [data-machine="virtualService"][data-state="Created"]`)
+      assert.strictEqual(yield* marked(page), 42, "the list updated in place, not by a reload")
+
+      // ---- one Api: follow the link
+      yield* browserEffect(() => Promise.all([page.waitForURL(`${web.url}/apis/${key("orders")}`), page.click(`${row("orders")} a`)]))
+      const current = (machine: string) => `svg[data-machine="${machine}"] g.state.current`
+      yield* waitFor(page, `${current("virtualService")}[data-state="HostnameOccupied"]`)
+      yield* waitFor(page, `${current("validation")}[data-state="Valid"]`)
+      yield* waitFor(page, `${current("policy")}[data-state="NotCreated"]`)
+      // What the browser draws: each diagram, its highlighted states, and their fill.
+      const highlighted = (yield* browserEffect(() =>
+        page.evaluate(`[...document.querySelectorAll("svg.lifecycle")].map((svg) => ({
+          machine: svg.getAttribute("data-machine"),
+          current: [...svg.querySelectorAll("g.state.current")].map((g) => g.getAttribute("data-state")),
+          fill: svg.querySelector("g.state.current rect")?.getAttribute("fill")
+        }))`)
+      )) as ReadonlyArray<{ machine: string; current: ReadonlyArray<string>; fill: string }>
+      assert.deepStrictEqual(highlighted.map((h) => [h.machine, h.current]), [
+        ["validation", ["Valid"]],
+        ["virtualService", ["HostnameOccupied"]],
+        ["policy", ["NotCreated"]]
+      ])
+      assert.isTrue(highlighted.every((h) => h.fill === "#fde68a"), "the current state is drawn in the highlight colour")
+      const blockedText = yield* browserEffect(() => page.locator("main").innerText())
+      assert.match(blockedText, new RegExp(`already used by VirtualService ${otherNamespace}/holder`))
+      assert.match(blockedText, /NotCreated -> HostnameOccupied/)
+
+      // ---- free the hostname in the cluster: the open page moves on by itself
+      yield* mark(page)
+      yield* waitFor(page, "#conn[data-state=\"live\"]")
+      yield* kube.delete(Kinds.VirtualService, otherNamespace, "holder")
+      yield* waitFor(page, `${current("virtualService")}[data-state="Created"]`)
+      yield* waitFor(page, `${current("policy")}[data-state="Created"]`)
+      yield* waitFor(page, "tr.child[data-kind=\"Policy\"]")
+      yield* waitFor(page, "tr.child[data-kind=\"VirtualService\"]")
+      yield* waitFor(page, "tr.step[data-machine=\"virtualService\"][data-to=\"Created\"]")
+      yield* waitFor(page, "h1 [data-ready=\"True\"]")
+      assert.strictEqual(yield* marked(page), 42, "the Api page updated in place, not by a reload")
+      const freedText = yield* browserEffect(() => page.locator("main").innerText())
+      assert.match(freedText, /HostnameOccupied -> InProgress/)
+      assert.match(freedText, new RegExp(`${host("orders")}\\.kyma\\.local`))
+      const updates = yield* browserEffect(() => page.locator("#live").getAttribute("data-updates"))
+      assert.isAbove(Number(updates), 1, "updates arrived over the event stream")
+
+      const screenshot = process.env["WEB_VIEW_SCREENSHOT"]
+      if (screenshot !== undefined && screenshot !== "") {
+        // Let the Events that follow the last transition arrive, so the timeline is complete.
+        yield* Effect.sleep("1500 millis")
+        const path = resolve(REPO_ROOT, screenshot)
+        mkdirSync(dirname(path), { recursive: true })
+        yield* browserEffect(() => page.screenshot({ path, fullPage: true }))
+      }
+
+      // Self-contained: every request went to the controller, and nothing was refused or failed.
+      const foreign = requests.filter((u) => !u.startsWith(`${web.url}/`))
+      assert.deepStrictEqual(foreign, [], "requests to anything but the web view")
+      assert.deepStrictEqual(errors, [], "errors in the browser console")
+    }).pipe(Effect.scoped, Effect.provide(liveKubeApi())), { timeout: 120_000 })
+})
