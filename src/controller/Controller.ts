@@ -100,13 +100,24 @@ export class Controller extends Context.Service<Controller, {
 
         // Subscribe before the caches sync, so no change between sync and subscription is lost.
         const subscription = yield* cache.subscribe
+        let pumping = false
         yield* Effect.forkScoped(Effect.forever(
           Effect.gen(function*() {
             const change = yield* PubSub.take(subscription)
+            pumping = true
             for (const key of keysFor(change, cache)) yield* queue.add(key)
+            pumping = false
             yield* reportDepth
           })
         ))
+        /**
+         * Until every change published so far is a key in the queue. The initial lists publish one
+         * change per Api and per child; queued before the workers start they collapse into one key
+         * per Api, while behind running workers each re-added a key already done (~4 passes per Api).
+         */
+        const caughtUp = Effect.gen(function*() {
+          while (pumping || Option.getOrElse(PubSub.remainingUnsafe(subscription), () => 0) > 0) yield* Effect.yieldNow
+        })
 
         const resyncAll = Effect.gen(function*() {
           for (const api of cache.apis()) yield* queue.add(objectKey(api.metadata.namespace, api.metadata.name))
@@ -170,6 +181,7 @@ export class Controller extends Context.Service<Controller, {
 
         const work = Effect.gen(function*() {
           yield* cache.synced
+          yield* caughtUp
           yield* Effect.logInfo("caches synced; starting workers", { workers: options.workers, apis: cache.apis().length })
           yield* resyncAll
           const resync = yield* Effect.forkChild(
