@@ -121,10 +121,13 @@ ${fragment}
 // ---------------------------------------------------------------------------------------------
 // pieces
 
-const codeBadge = (m: MachineView): string =>
-  `<span class="badge code-${m.code ?? "none"}" data-machine="${esc(m.machine)}" data-state="${esc(m.state)}" data-code="${esc(m.code ?? "")}">${esc(m.state)}${
-    m.code !== undefined ? ` (${m.code})` : ""
-  }</span>`
+const codeBadge = (m: MachineView): string => {
+  // No authenticationStatus: authentication is off and nothing of it exists.
+  const off = m.code === undefined && m.machine === "policy"
+  return `<span class="badge code-${m.code ?? "none"}" data-machine="${esc(m.machine)}" data-state="${esc(m.state)}" data-code="${esc(m.code ?? "")}"${
+    off ? ` title="authentication off: ${esc(m.statusField)} not reported"` : ""
+  }>${off ? "off" : esc(m.state)}${m.code !== undefined ? ` (${m.code})` : ""}</span>`
+}
 
 const readyBadge = (v: ApiView): string => {
   const r = v.ready
@@ -156,7 +159,7 @@ export const listFragment = (apis: ReadonlyArray<KubeObject>, options: { readonl
     const key = `${v.namespace}/${v.name}`
     const problem = v.machines.map((m) => m.lastError).find((e) => e !== undefined)
     return `<tr class="api" data-key="${esc(key)}">` +
-      `<td><a href="${esc(apiPath(v.namespace, v.name))}">${esc(key)}</a>${v.deleting !== undefined ? ` <span class="badge code-0">deleting</span>` : ""}</td>` +
+      `<td class="nowrap"><a href="${esc(apiPath(v.namespace, v.name))}">${esc(key)}</a>${v.deleting !== undefined ? ` <span class="badge code-0">deleting</span>` : ""}</td>` +
       `<td class="mono">${esc(v.spec.hostname)}</td>` +
       `<td class="mono">${esc(v.spec.service)}</td>` +
       v.machines.map((m) => `<td>${codeBadge(m)}</td>`).join("") +
