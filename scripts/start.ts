@@ -5,7 +5,8 @@
  * cluster. Without one it builds kube-apiserver + etcd from Go modules (cached in .bin/),
  * starts them on 127.0.0.1 and installs the CRDs. Then it runs the controller in this process,
  * applies the sample Apis from deploy/samples/ into the `demo` namespace, and prints their
- * status as the controller moves them along. It keeps running (Ctrl-C stops everything it
+ * status as the controller moves them along, with the live web view on 127.0.0.1 (`--web-port`
+ * to choose its port). It keeps running (Ctrl-C stops everything it
  * started) unless `--exit` is given, in which case it exits once the samples have settled:
  * 0 if every sample reached the state it documents, 1 if not.
  */
@@ -23,6 +24,7 @@ import { KubeApi } from "../src/k8s/KubeApi.ts"
 import { KubeApiLive } from "../src/k8s/KubeApiLive.ts"
 import { appWith } from "../src/runtime/App.ts"
 import { HealthServer } from "../src/runtime/HealthServer.ts"
+import { WebView } from "../src/web/WebView.ts"
 import * as Logging from "../src/runtime/Logging.ts"
 import { DEFAULT_CRDS, REPO_ROOT, startControlPlane } from "../test/support/ControlPlane.ts"
 
@@ -163,10 +165,12 @@ const program = Effect.gen(function*() {
   const app = yield* Layer.build(appWith(kube, {
     config: config.success,
     controller: { workers: 2, resyncPeriod: Duration.minutes(10) },
-    health: { host: "127.0.0.1", port: 0 }
+    health: { host: "127.0.0.1", port: 0 },
+    web: { host: "127.0.0.1", port: Number(option("web-port") ?? 0) }
   }).pipe(Layer.provide(Logging.layer({ format: "pretty", level: flag("verbose") ? "Debug" : "Warn" }))))
   const health = Context.get(app, HealthServer)
   log(`controller running; health and metrics at ${health.url}/healthz and ${health.url}/metrics`)
+  log(`live web view of the Apis at ${Context.get(app, WebView).url}/`)
 
   // 3. The samples.
   const api = yield* Effect.provide(Effect.service(KubeApi), kube)
