@@ -91,7 +91,7 @@ export const ADMISSION_ONLY: Readonly<Record<string, { readonly why: string; rea
 // ---------------------------------------------------------------------------------------------
 // Schema AST -> OpenAPI
 
-class CrdGenerationError extends Error {
+export class CrdGenerationError extends Error {
   override readonly name = "CrdGenerationError"
 }
 
@@ -148,7 +148,15 @@ const applyChecks = (node: OpenApiSchema, ast: SchemaAST.AST, path: string): num
   return custom
 }
 
-const toOpenApi = (ast: SchemaAST.AST, path: string): OpenApiSchema => {
+/**
+ * The OpenAPI node for a Schema AST at `path` (`spec.a[].b`); `customChecks` gives the CEL rules
+ * for checks written in TypeScript, by path.
+ */
+export const toOpenApi = (
+  ast: SchemaAST.AST,
+  path: string,
+  customChecks: Readonly<Record<string, ReadonlyArray<CelRule>>> = CUSTOM_CHECKS
+): OpenApiSchema => {
   let node: OpenApiSchema
   switch (ast._tag) {
     case "String":
@@ -173,7 +181,7 @@ const toOpenApi = (ast: SchemaAST.AST, path: string): OpenApiSchema => {
     }
     case "Arrays": {
       if (ast.elements.length > 0 || ast.rest.length !== 1) throw new CrdGenerationError(`${path}: tuples have no CRD form`)
-      node = { type: "array", items: toOpenApi(ast.rest[0]!, `${path}[]`) }
+      node = { type: "array", items: toOpenApi(ast.rest[0]!, `${path}[]`, customChecks) }
       break
     }
     case "Objects": {
@@ -182,7 +190,7 @@ const toOpenApi = (ast: SchemaAST.AST, path: string): OpenApiSchema => {
       const required: Array<string> = []
       for (const ps of ast.propertySignatures) {
         const name = String(ps.name)
-        properties[name] = toOpenApi(ps.type, `${path}.${name}`)
+        properties[name] = toOpenApi(ps.type, `${path}.${name}`, customChecks)
         if (!SchemaAST.isOptional(ps.type)) required.push(name)
       }
       node = { type: "object", ...(required.length > 0 ? { required } : {}), properties }
@@ -192,10 +200,11 @@ const toOpenApi = (ast: SchemaAST.AST, path: string): OpenApiSchema => {
       throw new CrdGenerationError(`${path}: ${ast._tag} has no CRD translation in scripts/crd.ts`)
   }
   const custom = applyChecks(node, ast, path)
-  const cel = CUSTOM_CHECKS[path] ?? []
+  const cel = customChecks[path] ?? []
   if (custom !== cel.length) {
     throw new CrdGenerationError(
-      `${path}: the Schema has ${custom} custom check(s), scripts/crd.ts CUSTOM_CHECKS has ${cel.length} CEL rule(s) for it`
+      `${path}: the Schema has ${custom} check(s) written in TypeScript and scripts/crd.ts CUSTOM_CHECKS has ${cel.length} CEL rule(s) for it: ` +
+        "give each such check a CEL rule there, so admission enforces it too"
     )
   }
   if (cel.length > 0) node["x-kubernetes-validations"] = [...cel]
