@@ -22,6 +22,8 @@ export interface BundleResult {
   readonly bytes: number
   /** The npm packages in the bundle (from package-lock.json), all production dependencies. */
   readonly packages: ReadonlyArray<string>
+  /** The project's own files in the bundle, relative to the repository root. */
+  readonly sources: ReadonlyArray<string>
 }
 
 export class BundleError extends Error {
@@ -89,7 +91,8 @@ export const bundle = async (outdir: string = join(REPO_ROOT, "dist"), root: str
     `${JSON.stringify({ name: pkg.name, version: pkg.version, private: true, type: "module", license: pkg.license, main: "main.js" }, null, 2)}\n`
   )
   const bytes = result.metafile.outputs[Object.keys(result.metafile.outputs).find((o) => o.endsWith("main.js"))!]?.bytes ?? 0
-  return { outdir, main, bytes, packages }
+  const sources = Object.keys(result.metafile.inputs).filter((i) => packageDirOf(i) === undefined).sort()
+  return { outdir, main, bytes, packages, sources }
 }
 
 // `npx tsx scripts/bundle.ts [outdir]`
