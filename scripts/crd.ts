@@ -82,6 +82,26 @@ export const ADMISSION_ONLY: Readonly<Record<string, { readonly why: string; rea
     why: "CEL cost bound, as above",
     schema: { maxItems: 64 }
   },
+  "spec.authentication[].jwt.issuer": {
+    why: "src/plan/Validation.ts requires an absolute http(s) URL; the length bound keeps the CEL cost estimate within the server's budget",
+    schema: {
+      maxLength: 2048,
+      "x-kubernetes-validations": [{
+        rule: "isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",
+        message: "must be an absolute http(s) URL such as https://accounts.google.com"
+      }]
+    }
+  },
+  "spec.authentication[].jwt.jwksUri": {
+    why: "src/plan/Validation.ts requires an absolute http(s) URL; the length bound keeps the CEL cost estimate within the server's budget",
+    schema: {
+      maxLength: 2048,
+      "x-kubernetes-validations": [{
+        rule: "isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",
+        message: "must be an absolute http(s) URL such as https://www.googleapis.com/oauth2/v3/certs"
+      }]
+    }
+  },
   "status.conditions": {
     why: "Kubernetes convention for conditions: one entry per type, merged by type",
     schema: { "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] }

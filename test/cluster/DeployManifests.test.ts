@@ -175,6 +175,22 @@ describe("admission: the CRD schema refuses what SPEC 1 forbids", () => {
         controllerRefuses(noIssuer, ns, "spec.authentication[0].jwt.issuer")
       })))
 
+  it.live("issuer and jwksUri are absolute http(s) URLs", () =>
+    run((ns) =>
+      Effect.gen(function*() {
+        let i = 0
+        for (const field of ["issuer", "jwksUri"] as const) {
+          for (const bad of ["accounts.google.com", "ftp://x.example.com/keys", "https:x.example.com", "/keys"]) {
+            const spec = { ...valid, authentication: [jwt({ [field]: bad })] }
+            refused(yield* admission(ns, `url-${i++}`, spec), `spec.authentication[0].jwt.${field}`, "must be an absolute http(s) URL")
+            controllerRefuses(spec, ns, `spec.authentication[0].jwt.${field}`)
+          }
+        }
+        const ok = { ...valid, authentication: [jwt({ issuer: "http://dex.kyma.local", jwksUri: "http://dex-service.kyma-system.svc.cluster.local:5556/keys" })] }
+        assert.isUndefined(yield* admission(ns, "url-ok", ok))
+        assert.isTrue(Result.isSuccess(checkSpec(ok, ns, testConfig)))
+      })))
+
   it.live("the Api's name is a DNS label (it becomes the children's names and a label value)", () =>
     run((ns) =>
       Effect.gen(function*() {
