@@ -3,7 +3,8 @@
  * the deploy/ kustomization rendered with its cluster-specific values changed in the one place
  * they live, and kubeconfigs for a service account's own token.
  *
- * kubectl: `.bin/kubectl` if the control-plane build put one there, else the one on PATH.
+ * kubectl: `$KUBECTL` if set, else `.bin/kubectl` if the control-plane build put one there, else
+ * the one on PATH.
  */
 import { Data, Effect } from "effect"
 import { execFile } from "node:child_process"
@@ -28,6 +29,8 @@ export class KubectlError extends Data.TaggedError("KubectlError")<{
 }
 
 export const kubectlBinary = (): string => {
+  const explicit = process.env["KUBECTL"]
+  if (explicit !== undefined && explicit !== "") return explicit
   const local = join(REPO_ROOT, ".bin", "kubectl")
   return existsSync(local) ? local : "kubectl"
 }
