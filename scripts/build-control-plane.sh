@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the test control plane (kube-apiserver + etcd) from Go modules into .bin/.
+# Builds the test control plane (kube-apiserver + etcd) and a matching kubectl from Go modules into .bin/.
 # Rebuilds only when a binary is missing or the pinned versions (tools/*/go.mod, go.sum) changed.
 # Never downloads prebuilt binaries: everything comes from the Go module proxy and this machine's Go.
 set -euo pipefail
@@ -34,5 +34,8 @@ build() {
 }
 
 build etcd tools/etcd go.etcd.io/etcd/server/v3
-build kube-apiserver tools/kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver \
-  "-X k8s.io/component-base/version.gitVersion=$kube_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$kube_minor -X k8s.io/component-base/version.gitTreeState=clean"
+version_flags="-X k8s.io/component-base/version.gitVersion=$kube_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$kube_minor -X k8s.io/component-base/version.gitTreeState=clean"
+build kube-apiserver tools/kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$version_flags"
+# kubectl of the same version (the deploy tests use its kustomize, server-side apply and auth can-i):
+# a machine's own kubectl may be missing or outside the supported version skew.
+build kubectl tools/kube-apiserver k8s.io/kubernetes/cmd/kubectl "$version_flags"

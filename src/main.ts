@@ -3,7 +3,9 @@
  * The `api-controller` command. `run` starts the controller; `describe` shows one Api's
  * lifecycle; `diagram` prints the lifecycle machines.
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
+// By path, not the barrel: the barrel also loads clients (redis, ...) the controller never uses.
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Console, Effect } from "effect"
 import { Command } from "effect/cli"
 import { describeFlags, runDescribe } from "./cli/Describe.ts"

@@ -134,14 +134,16 @@ export const runController = Effect.fn("cli.run")(function*(flags: RunFlags) {
       }
       : {})
   })
-  yield* Effect.logInfo("api-controller starting", {
+  const starting = Effect.logInfo("api-controller starting", {
     identity,
     domain: config.success.domainName,
     gateway: config.success.gatewayFqdn,
     leaderElection: leaderElect,
     workers: flags.workers
   })
-  return yield* Layer.launch(app).pipe(
+  // The first line goes through the configured logger too (JSON in a Pod).
+  return yield* starting.pipe(
+    Effect.andThen(Layer.launch(app)),
     Effect.provide(Logging.layer({ format: flags.logFormat, level: config.success.logLevel }))
   )
 })

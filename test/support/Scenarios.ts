@@ -143,6 +143,10 @@ const expectInvalid = (name: string, spec: ApiSpecInput, field: string, fragment
     assert.strictEqual(readyOf(s)?.reason, "InvalidSpec")
     assert.isUndefined(yield* virtualServiceOf(key), `${name}: nothing is created`)
     assert.isUndefined(yield* policyOf(key), `${name}: nothing is created`)
+    // Leave nothing behind: one of these lives outside the scenario's namespaces (default).
+    yield* deleteObject(Kinds.Api, ...split(key))
+    yield* settle(key)
+    assert.isUndefined(yield* find(Kinds.Api, ...split(key)), `${name}: deleted`)
   })
 
 // --- the table -------------------------------------------------------------------------------
