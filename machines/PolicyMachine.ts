@@ -12,17 +12,14 @@
  *   InProgress --APPLY_FAILED [retryable]--> InProgress (1), with lastError
  *   InProgress --APPLY_FAILED--> Error (3)
  */
-import { assign, setup } from "xstate"
-import { type ChildContext, codeTable, type ResourceRef } from "./Snapshot.ts"
+import { setup } from "xstate"
+import { childActions, childGuards, type SharedChildEvent } from "./ChildActions.ts"
+import { type ChildContext, codeTable } from "./Snapshot.ts"
 
 export type PolicyEvent =
-  | { readonly type: "SPEC_BLOCKED"; readonly existing: ResourceRef | null }
+  | SharedChildEvent
   | { readonly type: "DISABLED" }
   | { readonly type: "DISABLED_LEFTOVER" }
-  | { readonly type: "FOREIGN_OBJECT"; readonly message: string }
-  | { readonly type: "IN_SYNC"; readonly resource: ResourceRef }
-  | { readonly type: "OUT_OF_SYNC" }
-  | { readonly type: "APPLY_FAILED"; readonly message: string; readonly retryable: boolean }
 
 export const policyMachine = setup({
   types: {
@@ -30,35 +27,13 @@ export const policyMachine = setup({
     events: {} as PolicyEvent,
     input: {} as ChildContext
   },
-  guards: {
-    hasExisting: ({ event }) => "existing" in event && event.existing !== null,
-    retryable: ({ event }) => event.type === "APPLY_FAILED" && event.retryable
-  },
+  guards: childGuards,
   actions: {
+    ...childActions<PolicyEvent>(),
     /** Intent, run by the reconciler: create or update the authentication children to the plan. */
     applyAuthentication: () => {},
     /** Intent, run by the reconciler: delete the authentication children (authentication turned off). */
-    deleteAuthentication: () => {},
-    rememberExisting: assign({
-      resource: ({ event }) => ("existing" in event ? event.existing : null),
-      lastError: null
-    }),
-    rememberResource: assign({
-      resource: ({ event }) => (event.type === "IN_SYNC" ? event.resource : null),
-      lastError: null
-    }),
-    /** A child being written (or removed) has no stable version to report until the next pass sees it. */
-    forget: assign({ resource: null, lastError: null }),
-    recordForeign: assign({
-      resource: null,
-      lastError: ({ event }) => (event.type === "FOREIGN_OBJECT" ? event.message : null)
-    }),
-    recordRetry: assign({
-      lastError: ({ event }) => (event.type === "APPLY_FAILED" ? `${event.message} (will retry)` : null)
-    }),
-    recordFailure: assign({
-      lastError: ({ event }) => (event.type === "APPLY_FAILED" ? event.message : null)
-    })
+    deleteAuthentication: () => {}
   }
 }).createMachine({
   id: "policy",

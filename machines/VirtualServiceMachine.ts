@@ -16,15 +16,12 @@
  *   InProgress --APPLY_FAILED--> Error (3)
  */
 import { assign, setup } from "xstate"
+import { childActions, childGuards, type SharedChildEvent } from "./ChildActions.ts"
 import { type ChildContext, codeTable, type ResourceRef } from "./Snapshot.ts"
 
 export type VirtualServiceEvent =
-  | { readonly type: "SPEC_BLOCKED"; readonly existing: ResourceRef | null }
+  | SharedChildEvent
   | { readonly type: "HOSTNAME_OCCUPIED"; readonly fqdn: string; readonly holder: string; readonly existing: ResourceRef | null }
-  | { readonly type: "FOREIGN_OBJECT"; readonly message: string }
-  | { readonly type: "IN_SYNC"; readonly resource: ResourceRef }
-  | { readonly type: "OUT_OF_SYNC" }
-  | { readonly type: "APPLY_FAILED"; readonly message: string; readonly retryable: boolean }
 
 export const virtualServiceMachine = setup({
   types: {
@@ -32,39 +29,17 @@ export const virtualServiceMachine = setup({
     events: {} as VirtualServiceEvent,
     input: {} as ChildContext
   },
-  guards: {
-    hasExisting: ({ event }) => "existing" in event && event.existing !== null,
-    retryable: ({ event }) => event.type === "APPLY_FAILED" && event.retryable
-  },
+  guards: childGuards,
   actions: {
+    ...childActions<VirtualServiceEvent>(),
     /** Intent, run by the reconciler: create or update the VirtualService to the plan. */
     applyVirtualService: () => {},
-    rememberExisting: assign({
-      resource: ({ event }) => ("existing" in event ? event.existing : null),
-      lastError: null
-    }),
-    /** A child being written (or removed) has no stable version to report until the next pass sees it. */
-    forget: assign({ resource: null, lastError: null }),
-    rememberResource: assign({
-      resource: ({ event }) => (event.type === "IN_SYNC" ? event.resource : null),
-      lastError: null
-    }),
     recordHolder: assign({
       resource: ({ event }) => ("existing" in event ? event.existing : null),
       lastError: ({ event }) =>
         event.type === "HOSTNAME_OCCUPIED"
           ? `hostname ${event.fqdn} is already used by VirtualService ${event.holder}`
           : null
-    }),
-    recordForeign: assign({
-      resource: null,
-      lastError: ({ event }) => (event.type === "FOREIGN_OBJECT" ? event.message : null)
-    }),
-    recordRetry: assign({
-      lastError: ({ event }) => (event.type === "APPLY_FAILED" ? `${event.message} (will retry)` : null)
-    }),
-    recordFailure: assign({
-      lastError: ({ event }) => (event.type === "APPLY_FAILED" ? event.message : null)
     })
   }
 }).createMachine({

@@ -28,17 +28,20 @@ export interface ReplayPath {
 
 const valueOf = (s: { readonly value: unknown }) => JSON.stringify(s.value)
 
+/** States are identified by their value only: context (lastError, resource) would multiply them. */
+const traversal = (input: unknown, events: ReadonlyArray<Ev>) => ({
+  input,
+  events: events as Array<Ev>,
+  serializeState: (s: unknown) => valueOf(s as AnyMachineSnapshot)
+})
+
 /** Every transition the machine takes with these sample events, as (from, event type, to). */
 export const transitionsOf = (
   machine: AnyStateMachine,
   input: unknown,
   events: ReadonlyArray<Ev>
 ): ReadonlyArray<Edge> => {
-  const adjacency = getAdjacencyMap(machine, {
-    input,
-    events: events as Array<Ev>,
-    serializeState: (s) => valueOf(s as AnyMachineSnapshot)
-  })
+  const adjacency = getAdjacencyMap(machine, traversal(input, events))
   const edges = new Map<string, Edge>()
   for (const { state, transitions } of Object.values(adjacency)) {
     const snapshot = state as AnyMachineSnapshot
@@ -60,11 +63,7 @@ export const pathsCoveringEveryTransition = (
   input: unknown,
   events: ReadonlyArray<Ev>
 ): ReadonlyArray<ReplayPath> => {
-  const shortest = getShortestPaths(machine, {
-    input,
-    events: events as Array<Ev>,
-    serializeState: (s) => valueOf(s as AnyMachineSnapshot)
-  })
+  const shortest = getShortestPaths(machine, traversal(input, events))
   const toState = new Map(shortest.map((p) => [String(p.state.value), p]))
   return transitionsOf(machine, input, events).map((edge) => {
     const prefix = toState.get(edge.from)
