@@ -186,21 +186,23 @@ export class Reconciler extends Context.Service<Reconciler, {
           }).pipe(Effect.mapError(fromKube(key)))
         }
 
+        // Events are best effort and independent of each other: send them together, not one
+        // after another, so they add one round trip to the pass rather than one each.
         for (const t of conclusion.transitions) {
           yield* Effect.logInfo("state changed", { machine: t.machine, from: t.from, to: t.to })
-          yield* recorder.record(raw, {
-            type: warningStates.has(t.to) ? "Warning" : "Normal",
+        }
+        yield* Effect.forEach([
+          ...conclusion.transitions.map((t) => ({
+            type: warningStates.has(t.to) ? "Warning" as const : "Normal" as const,
             reason: `${stateReason[t.machine]}${t.to}`,
             message: t.message ?? `${t.machine} ${t.from} -> ${t.to}`
-          })
-        }
-        for (const [machine, f] of Object.entries(failures)) {
-          yield* recorder.record(raw, {
-            type: "Warning",
+          })),
+          ...Object.entries(failures).map(([machine, f]) => ({
+            type: "Warning" as const,
             reason: `${stateReason[machine]}WriteFailed`,
             message: f.message
-          })
-        }
+          }))
+        ], (event) => recorder.record(raw, event), { concurrency: "unbounded", discard: true })
 
         if (conclusion.retryableFailure) {
           return yield* new ReconcileError({
