@@ -1,24 +1,28 @@
 /**
  * Validation of the Api as a whole (SPEC 5, 6, 7): `status.validationStatus`.
  *
- *   Pending (0) --SPEC_VALID--> Valid (2)
- *               --SPEC_INVALID--> Invalid (3)
- *               --SERVICE_OCCUPIED--> TargetServiceOccupied (5)
- *
- * Every pass feeds exactly one of the three observations, from any state: validation is
- * level-triggered, so an Api fixed by its user, or whose Service is freed, recovers by itself.
+ * Every pass observes the spec and the other Apis targeting the same Service, and the guards
+ * below pick the state, in order. Validation is level-triggered: an Api fixed by its user, or
+ * whose Service is freed, recovers by itself.
  */
 import { assign, setup } from "xstate"
-import { codeTable } from "./Snapshot.ts"
+import { boundMessage, type StateMeta } from "./Child.ts"
 
 export interface ValidationContext {
   readonly lastError: string | null
 }
 
-export type ValidationEvent =
-  | { readonly type: "SPEC_VALID" }
-  | { readonly type: "SPEC_INVALID"; readonly message: string }
-  | { readonly type: "SERVICE_OCCUPIED"; readonly service: string; readonly holder: string }
+/** What a pass observes about the Api itself. */
+export interface ValidationFacts {
+  /** Every problem with the spec (SPEC 7), one sentence each, or null when there is none. */
+  readonly problems: string | null
+  /** The target Service's name, when the spec names one. */
+  readonly service: string | null
+  /** The older Api (`namespace/name`) that holds the same Service, if any (SPEC 6). */
+  readonly serviceHolder: string | null
+}
+
+export type ValidationEvent = { readonly type: "OBSERVED"; readonly facts: ValidationFacts }
 
 export const validationMachine = setup({
   types: {
@@ -26,16 +30,21 @@ export const validationMachine = setup({
     events: {} as ValidationEvent,
     input: {} as ValidationContext
   },
+  guards: {
+    specInvalid: ({ event }) => event.facts.problems !== null,
+    serviceTaken: ({ event }) => event.facts.serviceHolder !== null
+  },
   actions: {
     clearError: assign({ lastError: null }),
-    recordInvalid: assign({
-      lastError: ({ event }) => (event.type === "SPEC_INVALID" ? event.message : null)
+    recordProblems: assign({
+      lastError: ({ event }) => (event.facts.problems === null ? null : boundMessage(event.facts.problems))
     }),
     recordHolder: assign({
       lastError: ({ event }) =>
-        event.type === "SERVICE_OCCUPIED"
-          ? `service ${event.service} is already exposed by Api ${event.holder}; only the oldest Api for a service is served`
-          : null
+        boundMessage(
+          `service ${event.facts.service ?? "?"} is already exposed by Api ${event.facts.serviceHolder ?? "?"}; ` +
+            "only the oldest Api for a service is served"
+        )
     })
   }
 }).createMachine({
@@ -43,21 +52,38 @@ export const validationMachine = setup({
   context: ({ input }) => input,
   initial: "Pending",
   on: {
-    SPEC_VALID: { target: ".Valid", actions: "clearError" },
-    SPEC_INVALID: { target: ".Invalid", actions: "recordInvalid" },
-    SERVICE_OCCUPIED: { target: ".TargetServiceOccupied", actions: "recordHolder" }
+    OBSERVED: [
+      {
+        guard: "specInvalid",
+        target: ".Invalid",
+        description: "the spec breaks a rule: lastError lists the problems",
+        actions: "recordProblems"
+      },
+      {
+        guard: "serviceTaken",
+        target: ".TargetServiceOccupied",
+        description: "an older Api in the namespace targets the same Service",
+        actions: "recordHolder"
+      },
+      { target: ".Valid", actions: "clearError" }
+    ]
   },
   states: {
-    Pending: { description: "Not looked at yet: no pass has run since the Api was created." },
-    Valid: { description: "The spec is valid and this Api holds its target Service." },
-    Invalid: { description: "The spec breaks a rule (SPEC 7); lastError says which and how to fix it. Existing children keep serving." },
-    TargetServiceOccupied: { description: "An older Api exposes the same Service; this one creates nothing until that one is gone or retargeted." }
+    Pending: {
+      description: "Not looked at yet: no pass has run since the Api was created.",
+      meta: { code: 0, readiness: { kind: "unknown" } } satisfies StateMeta
+    },
+    Valid: {
+      description: "The spec is valid and this Api holds its target Service.",
+      meta: { code: 2, readiness: { kind: "ready" } } satisfies StateMeta
+    },
+    Invalid: {
+      description: "The spec breaks a rule (SPEC 7); lastError says which and how to fix it. Existing children keep serving.",
+      meta: { code: 3, readiness: { kind: "failed", reason: "InvalidSpec" } } satisfies StateMeta
+    },
+    TargetServiceOccupied: {
+      description: "An older Api exposes the same Service; this one creates nothing until that one is gone or retargeted.",
+      meta: { code: 5, readiness: { kind: "failed", reason: "TargetServiceOccupied" } } satisfies StateMeta
+    }
   }
 })
-
-export type ValidationState = "Pending" | "Valid" | "Invalid" | "TargetServiceOccupied"
-
-export const validationCodes = codeTable<ValidationState>(
-  { Pending: 0, Valid: 2, Invalid: 3, TargetServiceOccupied: 5 },
-  "Pending"
-)

@@ -1,17 +1,28 @@
 /**
  * `api-controller describe <namespace>/<name>`: one Api's lifecycle in a terminal. Reads the Api,
- * the VirtualService and Policy named after it, and the Events on it, straight from the API server
- * (no controller needed), and prints src/visual/Describe.ts's `describeText`.
+ * the VirtualService and the authentication children (of either backend) named after it, and the
+ * Events on it, straight from the API server (no controller needed), and prints
+ * src/visual/Describe.ts's `describeText`, with the authentication backend the cluster serves.
  */
 import { Clock, Console, Data, Effect, Option } from "effect"
 import { Argument, Flag } from "effect/cli"
 import { Kinds, type KubeObject, type ResourceKind } from "../domain/Kube.ts"
 import { KubeApi, type KubeApiError } from "../k8s/KubeApi.ts"
 import { KubeApiLive } from "../k8s/KubeApiLive.ts"
+import { ALL_AUTHENTICATION_KINDS, BACKENDS } from "../controller/Settings.ts"
 import { describeText } from "../visual/Describe.ts"
 
-/** The children `describe` looks for, named after the Api in its namespace. */
-export const DESCRIBED_CHILD_KINDS: ReadonlyArray<ResourceKind> = [Kinds.VirtualService, Kinds.Policy]
+/** What AUTH_BACKEND=auto picks on this cluster, from the kinds it serves (SPEC 10). */
+const discoveredBackend = (served: ReadonlyArray<ResourceKind>): string => {
+  const [security, policy] = BACKENDS
+  const servesAll = (kinds: ReadonlyArray<ResourceKind>) => kinds.every((k) => served.includes(k))
+  if (servesAll(security!.kinds)) return `${security!.name} (the cluster serves security.istio.io/v1; AUTH_BACKEND=auto uses it)`
+  if (servesAll(policy!.kinds)) return `${policy!.name} (the cluster serves only the legacy authentication.istio.io/v1alpha1)`
+  return "none (the cluster serves neither security.istio.io/v1 nor authentication.istio.io/v1alpha1)"
+}
+
+/** The children `describe` looks for, named after the Api in its namespace: the ones the cluster serves. */
+export const DESCRIBED_CHILD_KINDS: ReadonlyArray<ResourceKind> = [Kinds.VirtualServiceV1, Kinds.VirtualService, ...ALL_AUTHENTICATION_KINDS]
 
 export class DescribeError extends Data.TaggedError("DescribeError")<{
   readonly message: string
@@ -45,7 +56,14 @@ export const describeApi = Effect.fn("cli.describeApi")(function*(namespace: str
   )
   const children: Array<KubeObject> = []
   const notes: Array<string> = []
+  const served: Array<ResourceKind> = []
   for (const kind of DESCRIBED_CHILD_KINDS) {
+    if (yield* Effect.orElseSucceed(kube.serves(kind), () => true)) served.push(kind)
+  }
+  // One VirtualService version is enough: the newest the cluster serves.
+  const kinds = served.filter((k) => !(k === Kinds.VirtualService && served.includes(Kinds.VirtualServiceV1)))
+  const backend = discoveredBackend(served)
+  for (const kind of kinds) {
     const child = yield* Effect.result(orUndefined(kube.get(kind, namespace, name)))
     if (child._tag === "Failure") notes.push(`(${kind.kind} ${namespace}/${name} could not be read: ${child.failure.message})`)
     else if (child.success !== undefined) children.push(child.success)
@@ -55,7 +73,7 @@ export const describeApi = Effect.fn("cli.describeApi")(function*(namespace: str
     Effect.catch((e) => Effect.succeed({ error: e.message }))
   )
   const now = yield* Clock.currentTimeMillis
-  const text = describeText({ api, children, events, childKinds: DESCRIBED_CHILD_KINDS.map((k) => k.kind), now })
+  const text = describeText({ api, children, events, childKinds: kinds.map((k) => k.kind), now, backend })
   return notes.length > 0 ? `${text}\n${notes.join("\n")}\n` : text
 })
 

@@ -1,22 +1,20 @@
 /**
- * The controller's view of the cluster: informers for Apis, VirtualServices and the
- * authentication children, plus the indexes the conflict checks need, so a pass reads memory,
- * not the API server, whatever the number of objects:
+ * The controller's view of the cluster: informers for Apis, VirtualServices, the authentication
+ * children of every served backend and (when the backend selects workloads) Services, plus the
+ * indexes the conflict checks need, so a pass reads memory, not the API server, whatever the
+ * number of objects:
  *
- *   host (lower-case)        -> VirtualServices serving it, all namespaces   (hostname check)
+ *   host (normalized)        -> VirtualServices serving it, all namespaces   (hostname check)
  *   namespace/service        -> Apis targeting it                            (target-service check)
  *   fqdn                     -> Apis asking for it                           (who to wake when a host frees)
- *   owner Api (namespace/name) -> its children                               (child events -> owner)
  *
  * Every change is also published, after the store and indexes are updated, for the controller
  * (to enqueue keys) and for the web view.
  */
 import { Context, Effect, Layer, PubSub, type Scope } from "effect"
-import { Kinds, type KubeObject, type ResourceKind } from "../domain/Kube.ts"
+import { Kinds, type KubeObject, objectKey, type ResourceKind, splitKey } from "../domain/Kube.ts"
 import type { KubeApi } from "../k8s/KubeApi.ts"
-import { servesHost, targetServiceOf } from "../plan/Conflicts.ts"
-import { lookupsFor } from "../plan/Decide.ts"
-import { ownerKeyOf } from "../plan/Ownership.ts"
+import { claimsOf, hostsServed, servesHost } from "../plan/Claims.ts"
 import { ClusterView } from "./ClusterView.ts"
 import { type Change, type Informer, makeInformer } from "./Informer.ts"
 import { Settings } from "./Settings.ts"
@@ -28,6 +26,7 @@ class Index {
 
   set(object: string, keys: ReadonlyArray<string>) {
     this.delete(object)
+    if (keys.length === 0) return
     this.byObject.set(object, keys)
     for (const k of keys) {
       let s = this.byKey.get(k)
@@ -48,18 +47,9 @@ class Index {
   get(key: string): ReadonlyArray<string> {
     return [...(this.byKey.get(key) ?? [])]
   }
-
-  size(): number {
-    return this.byKey.size
-  }
 }
 
-const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`
-
-const hostsOf = (vs: KubeObject): ReadonlyArray<string> => {
-  const hosts = (vs["spec"] as { hosts?: unknown } | undefined)?.hosts
-  return Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === "string").map((h) => h.toLowerCase().replace(/\.$/, "")) : []
-}
+const keyOf = (o: KubeObject) => objectKey(o.metadata.namespace, o.metadata.name)
 
 export class ClusterCache extends Context.Service<ClusterCache, {
   readonly synced: Effect.Effect<void>
@@ -72,52 +62,40 @@ export class ClusterCache extends Context.Service<ClusterCache, {
   readonly apisForHost: (fqdn: string) => ReadonlyArray<string>
   /** Apis in `namespace` targeting `service`. */
   readonly apisForService: (namespace: string, service: string) => ReadonlyArray<string>
-  /** Children (as `Kind namespace/name`) that name the Api as their owner. */
-  readonly childrenOf: (apiKey: string) => ReadonlyArray<string>
   readonly informers: ReadonlyArray<Informer>
 }>()("api-controller/controller/ClusterCache") {
   /** The cache, and a `ClusterView` that reads from it. */
   static readonly layer: Layer.Layer<ClusterCache | ClusterView, never, KubeApi | Settings> = Layer.effectContext(
     Effect.gen(function*() {
-      const { config, backend } = yield* Settings
+      const settings = yield* Settings
+      const { config, backend } = settings
       const changes = yield* PubSub.unbounded<Change>()
       yield* Effect.addFinalizer(() => PubSub.shutdown(changes))
 
       const vsByHost = new Index()
       const apisByService = new Index()
       const apisByHost = new Index()
-      const childrenByOwner = new Index()
 
       const indexChange = (c: Change) =>
         Effect.suspend(() => {
           const key = keyOf(c.object)
           const gone = c.type === "DELETED"
           if (c.kind === Kinds.Api) {
-            if (gone) {
-              apisByService.delete(key)
-              apisByHost.delete(key)
-            } else {
-              const service = targetServiceOf(c.object)
-              apisByService.set(key, service !== undefined ? [`${c.object.metadata.namespace}/${service}`] : [])
-              const { fqdn } = lookupsFor(c.object as never, config)
-              apisByHost.set(key, fqdn !== undefined ? [fqdn] : [])
-            }
-          } else {
-            const childKey = `${c.kind.kind} ${key}`
-            if (gone) childrenByOwner.delete(childKey)
-            else {
-              const owner = ownerKeyOf(c.object)
-              childrenByOwner.set(childKey, owner !== undefined ? [owner] : [])
-            }
-            if (c.kind === Kinds.VirtualService) {
-              if (gone) vsByHost.delete(key)
-              else vsByHost.set(key, hostsOf(c.object))
-            }
+            const claims = gone ? { fqdn: undefined, service: undefined } : claimsOf(c.object, config.domainName)
+            apisByService.set(key, claims.service !== undefined ? [objectKey(c.object.metadata.namespace, claims.service)] : [])
+            apisByHost.set(key, claims.fqdn !== undefined ? [claims.fqdn] : [])
+          } else if (c.kind === settings.virtualServiceKind) {
+            vsByHost.set(key, gone ? [] : hostsServed(c.object))
           }
           return PubSub.publish(changes, c)
         })
 
-      const kinds: ReadonlyArray<ResourceKind> = [Kinds.Api, Kinds.VirtualService, ...backend.kinds]
+      const kinds: ReadonlyArray<ResourceKind> = [
+        Kinds.Api,
+        settings.virtualServiceKind,
+        ...settings.authenticationKinds,
+        ...(backend.selectsWorkload ? [Kinds.Service] : [])
+      ]
       const informers: Array<Informer> = []
       for (const kind of kinds) informers.push(yield* makeInformer(kind, { onChange: indexChange }))
       const [apiInformer, vsInformer] = informers as [Informer, Informer, ...Array<Informer>]
@@ -132,29 +110,24 @@ export class ClusterCache extends Context.Service<ClusterCache, {
         apis: () => apiInformer.list(),
         api: (namespace, name) => apiInformer.get(namespace, name),
         apisForHost: (fqdn) => apisByHost.get(fqdn.toLowerCase()),
-        apisForService: (namespace, service) => apisByService.get(`${namespace}/${service}`),
-        childrenOf: (apiKey) => childrenByOwner.get(apiKey),
+        apisForService: (namespace, service) => apisByService.get(objectKey(namespace, service)),
         informers
       })
 
       const objectsOf = (informer: Informer, keys: ReadonlyArray<string>) =>
         keys.flatMap((k) => {
-          const slash = k.indexOf("/")
-          const o = informer.get(k.slice(0, slash), k.slice(slash + 1))
+          const { namespace, name } = splitKey(k as never)
+          const o = informer.get(namespace, name)
           return o !== undefined ? [o] : []
         })
 
       const view = ClusterView.of({
-        get: (kind, namespace, name) =>
-          Effect.sync(() => {
-            const informer = byKind.get(kind)
-            if (informer === undefined) throw new Error(`no informer for ${kind.plural}`)
-            return informer.get(namespace, name)
-          }),
+        // A kind without an informer is one the cluster does not serve: nothing of it exists.
+        get: (kind, namespace, name) => Effect.sync(() => byKind.get(kind)?.get(namespace, name)),
         virtualServicesForHost: (fqdn) =>
           Effect.sync(() => objectsOf(vsInformer, vsByHost.get(fqdn.toLowerCase())).filter((vs) => servesHost(vs, fqdn))),
         apisForService: (namespace, service) =>
-          Effect.sync(() => objectsOf(apiInformer, apisByService.get(`${namespace}/${service}`)))
+          Effect.sync(() => objectsOf(apiInformer, apisByService.get(objectKey(namespace, service))))
       })
 
       return Context.make(ClusterCache, cache).pipe(Context.add(ClusterView, view))

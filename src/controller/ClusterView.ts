@@ -1,17 +1,17 @@
 /**
- * How a reconcile pass reads the world: the Api, its children, and the two conflict indexes
- * (which VirtualServices serve a host; which Apis target a Service). `layerDirect` reads
- * straight from the API (a list per conflict check); the controller runtime provides a cached
- * implementation backed by informers, with the same interface.
+ * How a reconcile pass reads the world: the Api, its children, the target Service, and the two
+ * conflict indexes (which VirtualServices serve a host; which Apis target a Service).
+ * `layerDirect` reads straight from the API (a list per conflict check); the controller runtime
+ * provides a cached implementation backed by informers, with the same interface.
  */
 import { Context, Effect, Layer } from "effect"
 import type { KubeObject, ResourceKind } from "../domain/Kube.ts"
 import { Kinds } from "../domain/Kube.ts"
 import { KubeApi, type KubeApiError } from "../k8s/KubeApi.ts"
-import { servesHost, targetServiceOf } from "../plan/Conflicts.ts"
+import { servesHost, targetServiceOf } from "../plan/Claims.ts"
 
 export class ClusterView extends Context.Service<ClusterView, {
-  /** The object, or undefined when it does not exist. */
+  /** The object, or undefined when it does not exist (or its kind is not watched). */
   readonly get: (kind: ResourceKind, namespace: string, name: string) => Effect.Effect<KubeObject | undefined, KubeApiError>
   /** VirtualServices in any namespace whose hosts include `fqdn` (case-insensitive). */
   readonly virtualServicesForHost: (fqdn: string) => Effect.Effect<ReadonlyArray<KubeObject>, KubeApiError>

@@ -10,12 +10,10 @@
  * only where `gate` lets them (the leader, when leader election is on).
  */
 import { Cause, Clock, Context, Deferred, Duration, Effect, Fiber, Layer, Option, PubSub, Schedule } from "effect"
-import { Kinds, type ObjectKey, objectKey } from "../domain/Kube.ts"
-import { targetServiceOf } from "../plan/Conflicts.ts"
-import { ownerKeyOf } from "../plan/Ownership.ts"
+import { type ObjectKey, objectKey } from "../domain/Kube.ts"
 import { ClusterCache } from "./ClusterCache.ts"
-import type { Change } from "./Informer.ts"
 import { Reconciler } from "./Reconciler.ts"
+import { keysFor } from "./Watches.ts"
 import { type BackoffOptions, defaultBackoff, makeWorkQueue, type WorkQueue } from "./WorkQueue.ts"
 
 export interface ControllerOptions {
@@ -34,46 +32,12 @@ export const defaultControllerOptions: ControllerOptions = {
   shutdownGrace: Duration.seconds(20)
 }
 
-export type PassOutcome = "done" | "requeue" | "retry" | "error"
+export type PassOutcome = "done" | "skipped" | "requeue" | "retry" | "error"
 
 /** Hooks for metrics and views; all optional. */
 export interface ControllerHooks {
   readonly onPass?: (key: ObjectKey, outcome: PassOutcome, seconds: number) => Effect.Effect<void>
   readonly onQueueDepth?: (depth: number) => Effect.Effect<void>
-}
-
-const hostsOf = (o: { readonly [k: string]: unknown } | undefined): ReadonlyArray<string> => {
-  const hosts = (o?.["spec"] as { hosts?: unknown } | undefined)?.hosts
-  return Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === "string") : []
-}
-
-/**
- * Which Apis a change concerns: the Api itself; for an Api, the others competing for its old and
- * new Service; for a child, its owner; for a VirtualService, also every Api waiting for one of
- * the hosts it gave up or took (so a freed hostname heals the blocked Api right away).
- */
-export const keysFor = (change: Change, cache: ClusterCache["Service"]): ReadonlyArray<ObjectKey> => {
-  const { object, old } = change
-  const namespace = object.metadata.namespace ?? ""
-  const keys = new Set<string>()
-  if (change.kind === Kinds.Api) {
-    keys.add(`${namespace}/${object.metadata.name}`)
-    for (const api of [object, old]) {
-      const service = api !== undefined ? targetServiceOf(api) : undefined
-      if (service !== undefined) for (const k of cache.apisForService(namespace, service)) keys.add(k)
-    }
-  } else {
-    for (const o of [object, old]) {
-      const owner = o !== undefined ? ownerKeyOf(o) : undefined
-      if (owner !== undefined) keys.add(owner)
-    }
-    if (change.kind === Kinds.VirtualService) {
-      for (const host of new Set([...hostsOf(object), ...hostsOf(old)])) {
-        for (const k of cache.apisForHost(host.toLowerCase().replace(/\.$/, ""))) keys.add(k)
-      }
-    }
-  }
-  return [...keys] as Array<ObjectKey>
 }
 
 export class Controller extends Context.Service<Controller, {
@@ -135,7 +99,7 @@ export class Controller extends Context.Service<Controller, {
               if (exit.value._tag === "RequeueAfter") {
                 yield* queue.addAfter(key, exit.value.after)
                 outcome = "requeue"
-              } else outcome = "done"
+              } else outcome = exit.value._tag === "Skipped" ? "skipped" : "done"
             } else {
               const failure = Cause.findErrorOption(exit.cause)
               if (failure._tag === "Some" && !failure.value.retryable) {

@@ -1,39 +1,35 @@
 /**
  * One level-triggered pass for one Api (SPEC 8):
  *
- *   read the Api, its children and the conflict indexes as they are now   (ClusterView)
- *   -> decide purely: validate, plan, step the machines                    (plan/Decide.ts)
- *   -> apply only the writes the machines asked for                        (KubeApi)
- *   -> conclude purely, write status only if it changed                    (status subresource)
- *   -> tell the queue whether to look again
+ *   read the Api, its children, its Service and the conflict indexes as they are now   (ClusterView)
+ *   -> step the machines; run the writes they ask for; feed the answers back        (lifecycle/Pass.ts)
+ *   -> write status only if it changed, never over a newer version of the Api        (status subresource)
+ *   -> hand the Ready Event to the recorder (off the pass's path) and tell the queue whether to retry
  *
- * The pass never trusts memory: everything it knows comes from the cluster at the start of the
- * pass, so missed or coalesced watch events change nothing. Deletion is handled here too, through
- * the finalizer: children first, then the finalizer, so cleanup also happens after downtime.
+ * The pass never trusts memory for its decision: everything it knows comes from the caches at
+ * the start of the pass, so missed or coalesced watch events change nothing. The one thing it
+ * remembers is what the world looked like after its own last pass (`lastSeen`), so the watch
+ * echo of its own writes costs a cache lookup and nothing else.
+ *
+ * Deletion needs nothing from the controller: the children are owned, and garbage collection
+ * removes them (SPEC 2, 8). A finalizer left by an earlier version is removed when the Api is seen.
  */
 import { Clock, Context, Data, Duration, Effect, Layer, Option, Schema } from "effect"
-import { API_FINALIZER, ApiObject } from "../domain/Api.ts"
-import { Kinds, type ObjectKey, splitKey } from "../domain/Kube.ts"
+import { LEGACY_FINALIZER, ApiObject } from "../domain/Api.ts"
+import { apiVersionOf, Kinds, type KubeObject, type ObjectKey, type ResourceKind, splitKey } from "../domain/Kube.ts"
 import { diffMergePatch } from "../domain/MergePatch.ts"
 import { EventRecorder } from "../k8s/EventRecorder.ts"
 import { KubeApi, type KubeApiError } from "../k8s/KubeApi.ts"
-import {
-  type ChildMachine,
-  type ChildWrite,
-  conclude,
-  decide,
-  lookupsFor,
-  type Observation,
-  ownerOf,
-  type WriteFailure
-} from "../plan/Decide.ts"
-import { isOwnedBy } from "../plan/Ownership.ts"
+import type { Observation, ObservedChild } from "../lifecycle/Observation.ts"
+import { type ChildWrite, runPass, type WriteFailure } from "../lifecycle/Pass.ts"
+import { claimsOf, servesHost } from "../plan/Claims.ts"
 import { ClusterView } from "./ClusterView.ts"
 import { Settings } from "./Settings.ts"
 
 /** What the queue should do with the key after a successful pass. */
 export type PassResult =
   | { readonly _tag: "Done" }
+  | { readonly _tag: "Skipped" }
   | { readonly _tag: "RequeueAfter"; readonly after: Duration.Duration }
 
 /** A pass that must be retried with backoff: a transient API failure or a lost race (409). */
@@ -44,16 +40,63 @@ export class ReconcileError extends Data.TaggedError("ReconcileError")<{
 }> {}
 
 const done: PassResult = { _tag: "Done" }
+const skipped: PassResult = { _tag: "Skipped" }
 
 const fromKube = (key: ObjectKey) => (e: KubeApiError) =>
   new ReconcileError({ key, message: e.message, retryable: e.retryable })
 
-const stateReason: Record<string, string> = {
-  validation: "",
-  virtualService: "VirtualService",
-  policy: "Policy"
+// ---------------------------------------------------------------------------------------------
+// what the world looked like: resourceVersions of everything a pass reads
+
+const stamp = (o: KubeObject | undefined): string =>
+  o === undefined ? "-" : `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}@${o.metadata.resourceVersion ?? ""}`
+
+/** Equal fingerprints mean equal observations, so the pass would decide the same. */
+export const fingerprintOf = (obs: Observation): string =>
+  [
+    stamp(obs.api),
+    stamp(obs.virtualService),
+    obs.authentication.map((c) => stamp(c.object)).sort().join(","),
+    obs.hostClaims.map(stamp).sort().join(","),
+    obs.serviceClaims.map(stamp).sort().join(","),
+    stamp(obs.service)
+  ].join("|")
+
+/** The observation a pass leaves behind: what it read, with its own writes' answers in place. */
+const afterWrites = (
+  obs: Observation,
+  domainName: string,
+  api: KubeObject,
+  answers: ReadonlyMap<string, { readonly kind: ResourceKind; readonly object: KubeObject | undefined }>
+): Observation => {
+  const keyOf = (kind: string, name: string) => `${kind}/${name}`
+  const apply = (kind: string, o: KubeObject | undefined, name: string): KubeObject | undefined => {
+    const a = answers.get(keyOf(kind, name))
+    return a === undefined ? o : a.object
+  }
+  const vsName = obs.api.metadata.name
+  const virtualService = apply("VirtualService", obs.virtualService, vsName)
+  const authentication: Array<ObservedChild> = obs.authentication.flatMap((c) => {
+    const o = apply(c.kind.kind, c.object, c.object.metadata.name)
+    return o === undefined ? [] : [{ kind: c.kind, object: o }]
+  })
+  for (const [key, a] of answers) {
+    const created = a.object !== undefined && a.kind.kind !== "VirtualService" &&
+      !obs.authentication.some((c) => keyOf(c.kind.kind, c.object.metadata.name) === key)
+    if (created) authentication.push({ kind: a.kind, object: a.object! })
+  }
+  // Our VirtualService is one of the host's claims exactly when it serves the host.
+  const fqdn = claimsOf(api, domainName).fqdn
+  const ours = (vs: KubeObject) => vs.metadata.namespace === obs.api.metadata.namespace && vs.metadata.name === vsName
+  const hostClaims = [
+    ...obs.hostClaims.filter((vs) => !ours(vs)),
+    ...(virtualService !== undefined && fqdn !== undefined && servesHost(virtualService, fqdn) ? [virtualService] : [])
+  ]
+  const serviceClaims = obs.serviceClaims.map((a) => (a.metadata.uid === api.metadata.uid ? api : a))
+  return { ...obs, api: api as Observation["api"], virtualService, authentication, hostClaims, serviceClaims }
 }
-const warningStates = new Set(["Invalid", "TargetServiceOccupied", "Error", "HostnameOccupied"])
+
+// ---------------------------------------------------------------------------------------------
 
 export class Reconciler extends Context.Service<Reconciler, {
   readonly reconcile: (key: ObjectKey) => Effect.Effect<PassResult, ReconcileError>
@@ -68,154 +111,132 @@ export class Reconciler extends Context.Service<Reconciler, {
       const { config, backend } = settings
 
       const decodeApi = Schema.decodeUnknownOption(ApiObject)
+      /** Per Api, the fingerprint of the world its last pass left behind. */
+      const lastSeen = new Map<ObjectKey, string>()
 
-      /** Children named after the Api, whoever owns them. */
-      const observeChildren = Effect.fn("Reconciler.observeChildren")(function*(namespace: string, name: string) {
-        const virtualService = yield* view.get(Kinds.VirtualService, namespace, name)
-        const authentication: Array<Observation["authentication"][number]> = []
-        for (const kind of backend.kinds) {
+      const observe = Effect.fn("Reconciler.observe")(function*(api: ApiObject) {
+        const namespace = api.metadata.namespace!
+        const name = api.metadata.name
+        const claims = claimsOf(api as KubeObject, config.domainName)
+        const virtualService = yield* view.get(settings.virtualServiceKind, namespace, name)
+        const authentication: Array<ObservedChild> = []
+        for (const kind of settings.authenticationKinds) {
           const object = yield* view.get(kind, namespace, name)
           if (object !== undefined) authentication.push({ kind, object })
         }
-        return { virtualService, authentication }
+        const hostClaims = claims.fqdn !== undefined ? yield* view.virtualServicesForHost(claims.fqdn) : []
+        const serviceClaims = claims.service !== undefined ? yield* view.apisForService(namespace, claims.service) : []
+        const service = backend.selectsWorkload && claims.service !== undefined
+          ? yield* view.get(Kinds.Service, namespace, claims.service)
+          : undefined
+        return { api, virtualService, authentication, hostClaims, serviceClaims, service } satisfies Observation
       })
 
-      const runWrite = (w: ChildWrite): Effect.Effect<void, KubeApiError> => {
-        switch (w.op) {
-          case "create":
-            return Effect.asVoid(kube.create(w.kind, w.object))
-          case "update":
-            return Effect.asVoid(kube.replace(w.kind, w.object))
-          case "delete":
-            return kube.delete(w.kind, w.namespace, w.name, { uid: w.uid }).pipe(
-              // Already gone is what we wanted (SPEC 8).
-              Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void)
-            )
+      /** A 404 on create can only mean the kind is not served (the Api's namespace exists). */
+      const failureOf = (w: ChildWrite, e: KubeApiError): WriteFailure => {
+        if (w.op === "create" && e.reason === "NotFound") {
+          const served = settings.authenticationKinds.includes(w.kind) || w.kind === settings.virtualServiceKind
+          return {
+            retryable: false,
+            message: `the cluster does not serve ${w.kind.kind} (${apiVersionOf(w.kind)})` +
+              (backend.kinds.includes(w.kind)
+                ? `, which AUTH_BACKEND=${backend.name} writes (${settings.backendReason}): install Istio's ` +
+                  `${w.kind.group} CRDs or choose the other backend`
+                : served ? "" : ": install Istio's CRDs")
+          }
         }
+        return { message: e.message, retryable: e.retryable }
       }
 
-      const finalize = Effect.fn("Reconciler.finalize")(function*(key: ObjectKey, api: ApiObject) {
-        if (!(api.metadata.finalizers ?? []).includes(API_FINALIZER)) return done
-        const namespace = api.metadata.namespace!
-        const owner = ownerOf(api)
-        const { virtualService, authentication } = yield* observeChildren(namespace, api.metadata.name).pipe(
-          Effect.mapError(fromKube(key))
+      const send = (answers: Map<string, { kind: ResourceKind; object: KubeObject | undefined }>) => (w: ChildWrite) => {
+        const name = w.op === "delete" ? w.name : w.object.metadata.name
+        const record = (object: KubeObject | undefined) => answers.set(`${w.kind.kind}/${name}`, { kind: w.kind, object })
+        const sent: Effect.Effect<KubeObject | undefined, KubeApiError> = w.op === "create"
+          ? kube.create(w.kind, w.object)
+          : w.op === "update"
+          ? kube.replace(w.kind, w.object)
+          : kube.delete(w.kind, w.namespace, w.name, { uid: w.uid }).pipe(
+            // Already gone is what we wanted (SPEC 8).
+            Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void),
+            Effect.as(undefined)
+          )
+        return sent.pipe(
+          Effect.tap((o) => Effect.sync(() => record(o))),
+          Effect.tapError((e) => Effect.logWarning("child write failed", { op: w.op, kind: w.kind.kind, error: e.message })),
+          Effect.mapError((e) => failureOf(w, e))
         )
-        const children = [
-          ...(virtualService !== undefined ? [{ kind: Kinds.VirtualService, object: virtualService }] : []),
-          ...authentication
-        ].filter((c) => isOwnedBy(c.object.metadata, owner))
-        for (const c of children) {
-          yield* runWrite({
-            machine: "virtualService",
-            op: "delete",
-            kind: c.kind,
-            namespace,
-            name: c.object.metadata.name,
-            uid: c.object.metadata.uid ?? ""
-          }).pipe(Effect.mapError(fromKube(key)))
-        }
-        yield* kube.patch(Kinds.Api, namespace, api.metadata.name, {
-          metadata: {
-            resourceVersion: api.metadata.resourceVersion,
-            finalizers: (api.metadata.finalizers ?? []).filter((f) => f !== API_FINALIZER)
-          }
-        }).pipe(
-          Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void),
-          Effect.mapError(fromKube(key))
-        )
-        yield* Effect.logInfo("Api deleted; children removed", { children: children.map((c) => c.kind.kind) })
-        return done
+      }
+
+      /** A finalizer from before garbage collection took over would block deletion: drop it. */
+      const dropLegacyFinalizer = Effect.fn("Reconciler.dropLegacyFinalizer")(function*(api: ApiObject) {
+        const finalizers = api.metadata.finalizers ?? []
+        if (!finalizers.includes(LEGACY_FINALIZER)) return api
+        const patched = yield* kube.patch(Kinds.Api, api.metadata.namespace!, api.metadata.name, {
+          metadata: { resourceVersion: api.metadata.resourceVersion, finalizers: finalizers.filter((f) => f !== LEGACY_FINALIZER) }
+        }).pipe(Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(undefined)))
+        yield* Effect.logInfo("removed the finalizer of an earlier version; children are garbage-collected now")
+        return patched === undefined ? api : Option.getOrElse(decodeApi(patched), () => api)
       })
 
       const reconcile = Effect.fn("Reconciler.reconcile")(function*(key: ObjectKey) {
         const { namespace, name } = splitKey(key)
-        const raw = yield* view.get(Kinds.Api, namespace, name).pipe(Effect.mapError(fromKube(key)))
-        if (raw === undefined) return done
+        const raw = yield* view.get(Kinds.Api, namespace, name)
+        if (raw === undefined) {
+          lastSeen.delete(key)
+          return done
+        }
         const decoded = decodeApi(raw)
         if (Option.isNone(decoded)) {
           yield* Effect.logWarning("ignoring an Api object without namespace or uid")
           return done
         }
-        let api = decoded.value
-        if (api.metadata.deletionTimestamp !== undefined) return yield* finalize(key, api)
-
-        // The finalizer goes on before any child exists, so no child can outlive its Api.
-        if (!(api.metadata.finalizers ?? []).includes(API_FINALIZER)) {
-          const patched = yield* kube.patch(Kinds.Api, namespace, name, {
-            metadata: {
-              resourceVersion: api.metadata.resourceVersion,
-              finalizers: [...(api.metadata.finalizers ?? []), API_FINALIZER]
-            }
-          }).pipe(Effect.mapError(fromKube(key)))
-          api = Option.getOrElse(decodeApi(patched), () => api)
+        const api = yield* dropLegacyFinalizer(decoded.value)
+        if (api.metadata.deletionTimestamp !== undefined) {
+          lastSeen.delete(key)
+          return done
         }
 
-        // Observe.
-        const lookups = lookupsFor(api, config)
-        const children = yield* observeChildren(namespace, name).pipe(Effect.mapError(fromKube(key)))
-        const hostClaims = lookups.fqdn !== undefined
-          ? yield* view.virtualServicesForHost(lookups.fqdn).pipe(Effect.mapError(fromKube(key)))
-          : []
-        const serviceClaims = lookups.service !== undefined
-          ? yield* view.apisForService(namespace, lookups.service).pipe(Effect.mapError(fromKube(key)))
-          : []
+        const observation = { ...(yield* observe(api)), api }
+        if (lastSeen.get(key) === fingerprintOf(observation)) return skipped
+        lastSeen.delete(key)
 
-        // Decide.
-        const decision = decide({ api, ...children, hostClaims, serviceClaims }, config, backend)
-
-        // Apply: each machine's writes in order; the first failure stops that machine's writes.
-        const failures: Partial<Record<ChildMachine, WriteFailure>> = {}
-        for (const w of decision.writes) {
-          if (failures[w.machine] !== undefined) continue
-          const outcome = yield* Effect.result(runWrite(w))
-          if (outcome._tag === "Failure") {
-            failures[w.machine] = { message: outcome.failure.message, retryable: outcome.failure.retryable }
-            yield* Effect.logWarning("child write failed", { op: w.op, kind: w.kind.kind, error: outcome.failure.message })
-          }
-        }
-
-        // Conclude, and write status only if it changed, never over a newer version of the Api.
         const now = new Date(yield* Clock.currentTimeMillis).toISOString().replace(/\.\d+Z$/, "Z")
-        const conclusion = conclude(decision, failures, api.metadata.generation, now)
-        const statusPatch = diffMergePatch(api.status ?? {}, conclusion.status)
+        const answers = new Map<string, { kind: ResourceKind; object: KubeObject | undefined }>()
+        const outcome = yield* runPass(observation, settings, send(answers), now)
+
+        // Write status only if it changed, never over a newer version of the Api.
+        let after: KubeObject = api as KubeObject
+        const statusPatch = diffMergePatch(api.status ?? {}, outcome.status)
         if (statusPatch !== undefined) {
-          yield* kube.patchStatus(Kinds.Api, namespace, name, {
+          after = yield* kube.patchStatus(Kinds.Api, namespace, name, {
             metadata: { resourceVersion: api.metadata.resourceVersion },
             status: statusPatch
-          }).pipe(Effect.mapError(fromKube(key)))
+          })
         }
 
-        // Events are best effort and independent of each other: send them together, not one
-        // after another, so they add one round trip to the pass rather than one each.
-        for (const t of conclusion.transitions) {
+        for (const t of outcome.transitions) {
           yield* Effect.logInfo("state changed", { machine: t.machine, from: t.from, to: t.to })
         }
-        yield* Effect.forEach([
-          ...conclusion.transitions.map((t) => ({
-            type: warningStates.has(t.to) ? "Warning" as const : "Normal" as const,
-            reason: `${stateReason[t.machine]}${t.to}`,
-            message: t.message ?? `${t.machine} ${t.from} -> ${t.to}`
-          })),
-          ...Object.entries(failures).map(([machine, f]) => ({
-            type: "Warning" as const,
-            reason: `${stateReason[machine]}WriteFailed`,
-            message: f.message
-          }))
-        ], (event) => recorder.record(raw, event), { concurrency: "unbounded", discard: true })
+        if (outcome.event !== undefined) yield* recorder.record(after, outcome.event)
 
-        if (conclusion.retryableFailure) {
+        if (outcome.retry) {
           return yield* new ReconcileError({
             key,
-            message: Object.values(failures).map((f) => f.message).join("; "),
+            message: outcome.writes.flatMap((w) => (w.failure !== undefined ? [w.failure.message] : [])).join("; "),
             retryable: true
           })
         }
-        return conclusion.awaitingConfirmation ? { _tag: "RequeueAfter", after: settings.confirmAfter } as const : done
-      }, (effect, key) => Effect.annotateLogs(effect, { api: key }))
+        if (!outcome.writes.some((w) => w.failure !== undefined)) {
+          lastSeen.set(key, fingerprintOf(afterWrites(observation, config.domainName, after, answers)))
+        }
+        return done
+      }, (effect, key) =>
+        effect.pipe(
+          Effect.catchTag("KubeApiError", (e) => Effect.fail(fromKube(key)(e))),
+          Effect.annotateLogs({ api: key })
+        ))
 
       return Reconciler.of({ reconcile })
     })
   )
 }
-

@@ -1,24 +1,83 @@
 /**
- * What the reconciler is configured with: the controller configuration (SPEC 9), the
- * authentication backend, and pacing. A service so tests and the CLI provide it the same way.
+ * What the controller is configured with: the controller configuration (SPEC 9), the
+ * authentication backend and VirtualService version it writes, and the authentication kinds it
+ * observes. `layer` takes them as given (tests); `layerDiscovered` asks the cluster at start
+ * (SPEC 10): `AUTH_BACKEND=auto` picks `istio-security` where `security.istio.io/v1` is served,
+ * else the legacy Policy; the VirtualService is written as `networking.istio.io/v1` where served.
  */
-import { Context, Duration, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import type { ControllerConfig } from "../domain/ControllerConfig.ts"
+import { Kinds, type ResourceKind } from "../domain/Kube.ts"
+import { KubeApi, type KubeApiError } from "../k8s/KubeApi.ts"
+import type { PassSettings } from "../lifecycle/Observation.ts"
 import type { AuthenticationBackend } from "../plan/AuthenticationBackend.ts"
 import { IstioPolicyBackend } from "../plan/IstioPolicyBackend.ts"
+import { IstioSecurityBackend } from "../plan/IstioSecurityBackend.ts"
 
-export interface SettingsShape {
-  readonly config: ControllerConfig
-  readonly backend: AuthenticationBackend
-  /** How soon to look again at an Api whose child write is not yet confirmed (InProgress). */
-  readonly confirmAfter: Duration.Duration
+export const BACKENDS: ReadonlyArray<AuthenticationBackend> = [IstioSecurityBackend, IstioPolicyBackend]
+
+/** Every kind any backend writes: ours of these are observed, so a backend switch can clean up. */
+export const ALL_AUTHENTICATION_KINDS: ReadonlyArray<ResourceKind> = BACKENDS.flatMap((b) => b.kinds)
+
+export interface SettingsShape extends PassSettings {
+  /** Authentication kinds the cluster serves, of every backend (the current one's first). */
+  readonly authenticationKinds: ReadonlyArray<ResourceKind>
+  /** How the backend was chosen, for the start log, `describe` and `/metrics`. */
+  readonly backendReason: string
 }
 
 export class Settings extends Context.Service<Settings, SettingsShape>()("api-controller/controller/Settings") {
-  static readonly layer = (config: ControllerConfig, overrides: Partial<Omit<SettingsShape, "config">> = {}) =>
-    Layer.succeed(Settings, Settings.of({
-      config,
-      backend: overrides.backend ?? IstioPolicyBackend,
-      confirmAfter: overrides.confirmAfter ?? Duration.seconds(1)
-    }))
+  /** Fixed settings: the legacy Policy and the v1alpha3 VirtualService unless told otherwise. */
+  static readonly layer = (config: ControllerConfig, overrides: Partial<Omit<SettingsShape, "config">> = {}) => {
+    const backend = overrides.backend ?? IstioPolicyBackend
+    return Layer.succeed(
+      Settings,
+      Settings.of({
+        config,
+        backend,
+        virtualServiceKind: overrides.virtualServiceKind ?? Kinds.VirtualService,
+        authenticationKinds: overrides.authenticationKinds ?? backend.kinds,
+        backendReason: overrides.backendReason ?? `AUTH_BACKEND=${backend.name}`
+      })
+    )
+  }
+
+  /** Settings from the configuration and what the cluster serves. */
+  static readonly layerDiscovered = (config: ControllerConfig): Layer.Layer<Settings, KubeApiError, KubeApi> =>
+    Layer.effect(Settings, discoverSettings(config))
 }
+
+export const discoverSettings = Effect.fn("Settings.discover")(function*(config: ControllerConfig) {
+  const kube = yield* KubeApi
+  const served = new Map<ResourceKind, boolean>()
+  for (const kind of [...ALL_AUTHENTICATION_KINDS, Kinds.VirtualServiceV1]) served.set(kind, yield* kube.serves(kind))
+  const servesAll = (b: AuthenticationBackend) => b.kinds.every((k) => served.get(k) === true)
+
+  let backend: AuthenticationBackend
+  let backendReason: string
+  if (config.authBackend === "auto") {
+    backend = servesAll(IstioSecurityBackend) ? IstioSecurityBackend : IstioPolicyBackend
+    backendReason = servesAll(IstioSecurityBackend)
+      ? "AUTH_BACKEND=auto: the cluster serves security.istio.io/v1"
+      : "AUTH_BACKEND=auto: the cluster does not serve security.istio.io/v1 (RequestAuthentication, " +
+        "AuthorizationPolicy, PeerAuthentication), so the legacy authentication.istio.io/v1alpha1 Policy is used"
+  } else {
+    backend = BACKENDS.find((b) => b.name === config.authBackend)!
+    backendReason = `AUTH_BACKEND=${config.authBackend}`
+    // Not fatal: status names the missing kind on every Api that asks for authentication.
+    if (!servesAll(backend)) {
+      yield* Effect.logWarning("the cluster does not serve every kind of the chosen authentication backend", {
+        backend: backend.name,
+        missing: backend.kinds.filter((k) => served.get(k) !== true).map((k) => `${k.kind}.${k.group}/${k.version}`)
+      })
+    }
+  }
+  const virtualServiceKind = served.get(Kinds.VirtualServiceV1) === true ? Kinds.VirtualServiceV1 : Kinds.VirtualService
+  // Only served kinds can be watched (an unserved one of the current backend shows up as a
+  // clear write error on each Api); the other backend's are observed to clean up after a switch.
+  const authenticationKinds = [
+    ...backend.kinds,
+    ...ALL_AUTHENTICATION_KINDS.filter((k) => !backend.kinds.includes(k))
+  ].filter((k) => served.get(k) === true)
+  return Settings.of({ config, backend, virtualServiceKind, authenticationKinds, backendReason })
+})

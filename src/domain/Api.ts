@@ -81,17 +81,6 @@ export type ApiSpec = typeof ApiSpec.Type
 // ---------------------------------------------------------------------------------------------
 // status
 
-/** Status codes, seed names (SPEC 3). */
-export const Code = {
-  NotCreated: 0,
-  InProgress: 1,
-  Created: 2,
-  Error: 3,
-  HostnameOccupied: 4,
-  TargetServiceOccupied: 5
-} as const
-export type Code = typeof Code[keyof typeof Code]
-
 export const ResourceRef = Schema.Struct({
   name: Schema.String,
   uid: Schema.String,
@@ -116,9 +105,12 @@ export const Condition = Schema.Struct({
 })
 export type Condition = typeof Condition.Type
 
-/** One step of a machine, kept (bounded) so `describe` and the web view can show a timeline. */
+/**
+ * One step of a machine, kept (bounded) so `describe` and the web view can show a timeline.
+ * `machine` is a name from machines/Catalog.ts; older versions wrote "policy" for authentication.
+ */
 export const Transition = Schema.Struct({
-  machine: Schema.Literals(["validation", "virtualService", "policy"]),
+  machine: Schema.String,
   from: Schema.String,
   to: Schema.String,
   at: Schema.String,
@@ -170,4 +162,8 @@ const decodeStatusOption = Schema.decodeUnknownOption(ApiStatus)
 export const decodeStatus = (u: unknown): ApiStatus =>
   u === undefined || u === null ? {} : Option.getOrElse(decodeStatusOption(u), () => ({}))
 
-export const API_FINALIZER = "gateway.kyma-project.io/api-controller"
+/**
+ * The finalizer earlier versions put on every Api. Children are garbage-collected now (SPEC 2,
+ * 8), so the controller removes it wherever it finds it.
+ */
+export const LEGACY_FINALIZER = "gateway.kyma-project.io/api-controller"

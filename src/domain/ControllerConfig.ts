@@ -19,6 +19,10 @@ export type Cors = typeof Cors.Type
 export const LogLevel = Schema.Literals(["Trace", "Debug", "Info", "Warn", "Error"])
 export type LogLevel = typeof LogLevel.Type
 
+/** `AUTH_BACKEND` (SPEC 9, 10): which objects carry authentication; `auto` asks the cluster at start. */
+export const AuthBackendChoice = Schema.Literals(["auto", "istio-security", "istio-policy"])
+export type AuthBackendChoice = typeof AuthBackendChoice.Type
+
 export const ControllerConfig = Schema.Struct({
   /** e.g. `kyma.local`; hostnames are completed with it and must end with it. */
   domainName: Schema.String,
@@ -30,7 +34,8 @@ export const ControllerConfig = Schema.Struct({
   /** Absent when no CORS variable is set: the VirtualService then carries no corsPolicy. */
   cors: Schema.optionalKey(Cors),
   blacklistedServices: Schema.Array(BlacklistedService),
-  logLevel: LogLevel
+  logLevel: LogLevel,
+  authBackend: AuthBackendChoice
 })
 export type ControllerConfig = typeof ControllerConfig.Type
 
@@ -44,7 +49,8 @@ export const ENV = {
   corsAllowMethods: "CORS_ALLOW_METHODS",
   corsAllowHeaders: "CORS_ALLOW_HEADERS",
   blacklistedServices: "BLACKLISTED_SERVICES",
-  logLevel: "LOG_LEVEL"
+  logLevel: "LOG_LEVEL",
+  authBackend: "AUTH_BACKEND"
 } as const
 
 /** Comma-separated, trimmed, empty items dropped (SPEC 9). */
@@ -149,6 +155,18 @@ export const parseControllerConfig = (env: Env): Result.Result<ControllerConfig,
     } else logLevel = level
   }
 
+  let authBackend: AuthBackendChoice = "auto"
+  const rawBackend = get(ENV.authBackend)
+  if (rawBackend !== undefined) {
+    const choice = AuthBackendChoice.literals.find((l) => l === rawBackend.toLowerCase())
+    if (choice === undefined) {
+      problems.push({
+        path: ENV.authBackend,
+        message: `expected one of ${AuthBackendChoice.literals.join(", ")}, got ${JSON.stringify(rawBackend)}`
+      })
+    } else authBackend = choice
+  }
+
   if (problems.length > 0) return Result.fail(problems)
   const config: ControllerConfig = {
     domainName,
@@ -158,7 +176,8 @@ export const parseControllerConfig = (env: Env): Result.Result<ControllerConfig,
     enableMtls,
     ...(corsConfigured ? { cors: { allowOrigin, allowMethods, allowHeaders } } : {}),
     blacklistedServices,
-    logLevel
+    logLevel,
+    authBackend
   }
   // Belt and braces: the parsed value must satisfy its own schema.
   return Result.mapError(

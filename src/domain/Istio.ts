@@ -1,7 +1,9 @@
 /**
- * The Istio shapes the controller writes (SPEC 2): a `networking.istio.io/v1alpha3`
- * VirtualService and an `authentication.istio.io/v1alpha1` Policy. Only the fields we set are
- * modelled; the server may add others, which comparison ignores (see `src/plan/Diff.ts`).
+ * The Istio shapes the controller writes (SPEC 2, 10): a VirtualService
+ * (`networking.istio.io/v1` or `v1alpha3`, same shape), the legacy
+ * `authentication.istio.io/v1alpha1` Policy, and the `security.istio.io/v1` RequestAuthentication,
+ * AuthorizationPolicy and PeerAuthentication. Only the fields we set are modelled; the server may
+ * add others to a VirtualService, which comparison ignores (see `src/plan/ChildComparison.ts`).
  */
 import { Schema } from "effect"
 import { ObjectMeta } from "./Kube.ts"
@@ -33,7 +35,7 @@ export const VirtualServiceSpec = Schema.Struct({
 export type VirtualServiceSpec = typeof VirtualServiceSpec.Type
 
 export const VirtualService = Schema.Struct({
-  apiVersion: Schema.Literal("networking.istio.io/v1alpha3"),
+  apiVersion: Schema.Literals(["networking.istio.io/v1", "networking.istio.io/v1alpha3"]),
   kind: Schema.Literal("VirtualService"),
   metadata: ObjectMeta,
   spec: VirtualServiceSpec
@@ -73,6 +75,63 @@ export const Policy = Schema.Struct({
   spec: PolicySpec
 })
 export type Policy = typeof Policy.Type
+
+// ---------------------------------------------------------------------------------------------
+// security.istio.io/v1 (SPEC 10)
+
+/** Selects the target Service's workload: its pods carry the Service's `spec.selector` labels. */
+export const WorkloadSelector = Schema.Struct({ matchLabels: Schema.Record(Schema.String, Schema.String) })
+export type WorkloadSelector = typeof WorkloadSelector.Type
+
+export const RequestAuthenticationSpec = Schema.Struct({
+  selector: WorkloadSelector,
+  jwtRules: Schema.Array(Schema.Struct({ issuer: Schema.String, jwksUri: Schema.String }))
+})
+export type RequestAuthenticationSpec = typeof RequestAuthenticationSpec.Type
+
+export const RequestAuthentication = Schema.Struct({
+  apiVersion: Schema.Literal("security.istio.io/v1"),
+  kind: Schema.Literal("RequestAuthentication"),
+  metadata: ObjectMeta,
+  spec: RequestAuthenticationSpec
+})
+export type RequestAuthentication = typeof RequestAuthentication.Type
+
+export const AuthorizationRule = Schema.Struct({
+  from: Schema.optionalKey(Schema.Array(Schema.Struct({
+    source: Schema.Struct({ requestPrincipals: Schema.Array(Schema.String) })
+  }))),
+  to: Schema.optionalKey(Schema.Array(Schema.Struct({
+    operation: Schema.Struct({
+      paths: Schema.optionalKey(Schema.Array(Schema.String)),
+      notPaths: Schema.optionalKey(Schema.Array(Schema.String))
+    })
+  })))
+})
+export type AuthorizationRule = typeof AuthorizationRule.Type
+
+export const AuthorizationPolicySpec = Schema.Struct({
+  selector: WorkloadSelector,
+  action: Schema.Literal("ALLOW"),
+  rules: Schema.Array(AuthorizationRule)
+})
+export type AuthorizationPolicySpec = typeof AuthorizationPolicySpec.Type
+
+export const AuthorizationPolicy = Schema.Struct({
+  apiVersion: Schema.Literal("security.istio.io/v1"),
+  kind: Schema.Literal("AuthorizationPolicy"),
+  metadata: ObjectMeta,
+  spec: AuthorizationPolicySpec
+})
+export type AuthorizationPolicy = typeof AuthorizationPolicy.Type
+
+export const PeerAuthentication = Schema.Struct({
+  apiVersion: Schema.Literal("security.istio.io/v1"),
+  kind: Schema.Literal("PeerAuthentication"),
+  metadata: ObjectMeta,
+  spec: Schema.Struct({ selector: WorkloadSelector, mtls: Schema.Struct({ mode: Schema.Literal("STRICT") }) })
+})
+export type PeerAuthentication = typeof PeerAuthentication.Type
 
 /** Read side: enough of any VirtualService to run the hostname check (SPEC 6). */
 export const ObservedVirtualService = Schema.Struct({

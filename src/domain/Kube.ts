@@ -67,7 +67,37 @@ export const Kinds = {
     plural: "virtualservices",
     namespaced: true
   },
+  /** Served by Istio before 1.22 too; `VirtualServiceV1` where the cluster serves it (SPEC 10). */
+  VirtualServiceV1: {
+    group: "networking.istio.io",
+    version: "v1",
+    kind: "VirtualService",
+    plural: "virtualservices",
+    namespaced: true
+  },
   Policy: { group: "authentication.istio.io", version: "v1alpha1", kind: "Policy", plural: "policies", namespaced: true },
+  RequestAuthentication: {
+    group: "security.istio.io",
+    version: "v1",
+    kind: "RequestAuthentication",
+    plural: "requestauthentications",
+    namespaced: true
+  },
+  AuthorizationPolicy: {
+    group: "security.istio.io",
+    version: "v1",
+    kind: "AuthorizationPolicy",
+    plural: "authorizationpolicies",
+    namespaced: true
+  },
+  PeerAuthentication: {
+    group: "security.istio.io",
+    version: "v1",
+    kind: "PeerAuthentication",
+    plural: "peerauthentications",
+    namespaced: true
+  },
+  Service: { group: "", version: "v1", kind: "Service", plural: "services", namespaced: true },
   Event: { group: "", version: "v1", kind: "Event", plural: "events", namespaced: true },
   Lease: { group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true },
   Namespace: { group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false }

@@ -14,7 +14,15 @@ export interface Problem {
 
 export const formatProblem = (p: Problem): string => (p.path === "" ? p.message : `${p.path}: ${p.message}`)
 
-export const formatProblems = (ps: ReadonlyArray<Problem>): string => ps.map(formatProblem).join("; ")
+/** Problems spelled out in one message before the rest are counted (SPEC 6: `lastError` stays bounded). */
+export const MAX_PROBLEMS_SPELLED_OUT = 5
+
+/** `a: ...; b: ...`, the first few spelled out, then "and N more". */
+export const formatProblems = (ps: ReadonlyArray<Problem>, limit: number = MAX_PROBLEMS_SPELLED_OUT): string => {
+  const shown = ps.slice(0, limit).map(formatProblem).join("; ")
+  const rest = ps.length - limit
+  return rest > 0 ? `${shown}; and ${rest} more` : shown
+}
 
 const joinPath = (base: string, key: PropertyKey): string =>
   typeof key === "number" ? `${base}[${key}]` : base === "" ? String(key) : `${base}.${String(key)}`

@@ -38,6 +38,7 @@ const reported = <A, R>(
 
 export const instrumentKubeApi = (kube: KubeApi["Service"], listener: RequestListener): KubeApi["Service"] =>
   KubeApi.of({
+    serves: (kind) => kube.serves(kind),
     get: (kind, namespace, name) => reported(listener, "get", kind.plural, kube.get(kind, namespace, name)),
     list: (kind, options) => reported(listener, "list", kind.plural, kube.list(kind, options)),
     watch: (kind, options) =>

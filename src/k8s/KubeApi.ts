@@ -107,6 +107,8 @@ export interface DeleteOptions {
 export type MergePatch = Readonly<Record<string, unknown>>
 
 export class KubeApi extends Context.Service<KubeApi, {
+  /** Does the cluster serve this kind at this version (API discovery)? */
+  readonly serves: (kind: ResourceKind) => Effect.Effect<boolean, KubeApiError>
   readonly get: (kind: ResourceKind, namespace: string, name: string) => Effect.Effect<KubeObject, KubeApiError>
   readonly list: (kind: ResourceKind, options?: ListOptions) => Effect.Effect<ObjectList, KubeApiError>
   /**

@@ -256,6 +256,16 @@ export const makeKubeApi = (kc: KubeConfig): KubeApi["Service"] => {
 
   const gv = (kind: ResourceKind) => ({ group: kind.group, version: kind.version, plural: kind.plural })
 
+  /** API discovery for the kind's group and version; a group/version the server does not know is a 404. */
+  const serves = (kind: ResourceKind) =>
+    call(`discover ${apiVersionOf(kind)}`, "get", () =>
+      co.getAPIResources({ group: kind.group, version: kind.version }, callOptions(kind)) as Promise<{
+        resources?: ReadonlyArray<{ name?: string }>
+      }>).pipe(
+        Effect.map((list) => (list.resources ?? []).some((r) => r.name === kind.plural)),
+        Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(false))
+      )
+
   const get = (kind: ResourceKind, namespace: string, name: string) =>
     call(op("get", kind, namespace, name), "get", () =>
       kind.namespaced
@@ -418,7 +428,7 @@ export const makeKubeApi = (kc: KubeConfig): KubeApi["Service"] => {
         )).pipe(Effect.asVoid)
   }
 
-  return KubeApi.of({ get, list, watch, create, replace, patch, patchStatus, delete: del })
+  return KubeApi.of({ serves, get, list, watch, create, replace, patch, patchStatus, delete: del })
 }
 
 export interface KubeApiLiveOptions extends KubeConfigOptions {}

@@ -1,11 +1,11 @@
 /**
- * An in-memory Kubernetes API server: the `KubeApi` the fast tests and the demo run against.
+ * An in-memory Kubernetes API server: the `KubeApi` the fast tests run against.
  *
  * It keeps the semantics the controller relies on, and no more (a fake that grows into a
  * second API server rots): one global resourceVersion, 409 on a stale write, 404,
  * `metadata.generation` bumped only when something outside metadata/status changes, a status
- * subresource for every kind, finalizers with `deletionTimestamp`, ownerReferences stored (not
- * garbage-collected: the real test server has no controller-manager either), list + watch from a
+ * subresource for every kind, finalizers with `deletionTimestamp`, garbage collection of
+ * dependents through ownerReferences (the real test server runs kube-controller-manager), list + watch from a
  * resourceVersion with 410 Gone once history is compacted. Time comes from `Clock`, uids from a
  * counter, so a run under `TestClock` is deterministic.
  *
@@ -121,6 +121,8 @@ const iso = (millis: number) => new Date(Math.floor(millis / 1000) * 1000).toISO
 export interface MemoryClusterOptions {
   /** Watch history kept for resuming watches; older resourceVersions get 410 Gone. */
   readonly historyLimit?: number
+  /** Kinds this server does not serve (no CRD): every request for them is a 404, as on a real server. */
+  readonly unserved?: ReadonlyArray<ResourceKind>
 }
 
 export class MemoryCluster extends Context.Service<MemoryCluster, {
@@ -157,12 +159,15 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
   let faults: Array<Fault & { remaining: number }> = []
   const requests: Array<RequestRecord> = []
 
+  const kinds = new Map<string, ResourceKind>() // kindKey -> a kind of it, for garbage collection
+
   const table = (kind: ResourceKind) => {
     const key = kindKeyOf(kind)
     let t = store.get(key)
     if (t === undefined) {
       t = new Map()
       store.set(key, t)
+      kinds.set(key, kind)
     }
     return t
   }
@@ -176,9 +181,15 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
       { field, reason, message }
     ])
 
+  const served = (kind: ResourceKind) =>
+    !(options.unserved ?? []).some((u) => u.group === kind.group && u.version === kind.version && u.plural === kind.plural)
+
   /** Records the request and fails it if a fault matches. */
   const enter = (verb: Verb, kind: ResourceKind, namespace: string, name: string): KubeApiError | undefined => {
     requests.push({ verb, plural: kind.plural, namespace, name })
+    if (!served(kind)) {
+      return fail("NotFound", `${verb} ${kind.plural} ${namespace}/${name}`, "the server could not find the requested resource")
+    }
     const f = faults.find((f) =>
       f.remaining > 0 && (f.verb === undefined || f.verb === verb) &&
       (f.plural === undefined || f.plural === kind.plural) && (f.name === undefined || f.name === name)
@@ -384,6 +395,7 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
         ...previous,
         metadata: { ...previous.metadata, resourceVersion: stored.metadata.resourceVersion! }
       })
+      collectDependents(previous.metadata.uid, stored.metadata.deletionTimestamp)
       return structuredClone({
         ...stored,
         metadata: { ...stored.metadata, resourceVersion: previous.metadata.resourceVersion! }
@@ -393,6 +405,25 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
       publish(kind, "MODIFIED", stored)
     }
     return structuredClone(stored)
+  }
+
+  /**
+   * Garbage collection, as kube-controller-manager does it in the background: objects whose
+   * ownerReferences name a deleted owner are deleted too (their own finalizers still hold them).
+   */
+  const collectDependents = (ownerUid: string | undefined, at: string) => {
+    if (ownerUid === undefined) return
+    for (const [kindKey, objects] of store) {
+      const kind = kinds.get(kindKey)!
+      for (const o of [...objects.values()]) {
+        if (o.metadata.deletionTimestamp !== undefined) continue
+        if (!(o.metadata.ownerReferences ?? []).some((r) => r.uid === ownerUid)) continue
+        finalizeOrStore(kind, o, {
+          ...o,
+          metadata: { ...o.metadata, deletionTimestamp: at, deletionGracePeriodSeconds: 0, resourceVersion: nextRv() }
+        })
+      }
+    }
   }
 
   const current = (kind: ResourceKind, verb: Verb, namespace: string, name: string) =>
@@ -490,7 +521,9 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
       })
     )
 
-  const api = KubeApi.of({ get, list, watch, create, replace, patch, patchStatus, delete: del })
+  const serves = (kind: ResourceKind) => Effect.succeed(served(kind))
+
+  const api = KubeApi.of({ serves, get, list, watch, create, replace, patch, patchStatus, delete: del })
 
   const control = MemoryCluster.of({
     injectFault: (f) => Effect.sync(() => void faults.push({ ...f, remaining: f.times ?? 1 })),

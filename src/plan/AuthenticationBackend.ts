@@ -1,16 +1,33 @@
 /**
- * The seam between the authentication plan and the objects that carry it. The reconciler and
- * the Policy machine only know "the authentication children": which kinds they are, and what
- * the plan renders to. Adding the `security.istio.io/v1` rendering means adding a backend here.
+ * The seam between the authentication plan (SPEC 4) and the objects that carry it. The
+ * reconciler and the authentication machine only know "the authentication children": which
+ * kinds they are and what the plan renders to. Two backends exist (SPEC 10): the legacy
+ * `authentication.istio.io/v1alpha1` Policy and today's `security.istio.io/v1` trio.
  */
+import type { ExcludedPathKind } from "../domain/Api.ts"
+import type { AuthBackendChoice } from "../domain/ControllerConfig.ts"
 import type { KubeObject, ResourceKind } from "../domain/Kube.ts"
 import type { AuthenticationPlan } from "./AuthenticationPlan.ts"
 import type { Owner } from "./Ownership.ts"
 
+/** The values of `AUTH_BACKEND` that name a backend (`auto` picks one of these at start). */
+export type AuthBackendName = Exclude<AuthBackendChoice, "auto">
+
 export interface AuthenticationBackend {
-  readonly name: string
-  /** Every kind this backend writes; children of these kinds named after the Api are ours to manage. */
+  readonly name: AuthBackendName
+  /** Every kind this backend writes, in write order; ours of these kinds named after the Api are managed. */
   readonly kinds: ReadonlyArray<ResourceKind>
-  /** The desired children, first one is the one reported in `status.authenticationStatus.resource`. */
-  readonly render: (owner: Owner, plan: AuthenticationPlan) => ReadonlyArray<KubeObject>
+  /** The children select the target Service's workload by its `spec.selector` (so the Service is watched). */
+  readonly selectsWorkload: boolean
+  /** Why the backend cannot express an excluded path, if it cannot; validation reports it (SPEC 10). */
+  readonly excludedPathProblem: (kind: ExcludedPathKind, value: string) => string | undefined
+  /**
+   * The desired children; the first one is reported in `status.authenticationStatus.resource`.
+   * `selector` is the target Service's `spec.selector` (only read when `selectsWorkload`).
+   */
+  readonly render: (
+    owner: Owner,
+    plan: AuthenticationPlan,
+    selector: Readonly<Record<string, string>>
+  ) => ReadonlyArray<KubeObject>
 }

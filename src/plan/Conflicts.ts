@@ -3,8 +3,8 @@
  * two passes) reach the same answer, and self-healing: the answer depends only on what exists
  * now, so when a holder goes away the next claimant proceeds by itself.
  */
-import type { KubeObject } from "../domain/Kube.ts"
-import { sameHost } from "./Hostname.ts"
+import { type KubeObject, objectKey } from "../domain/Kube.ts"
+import { servesHost, targetServiceOf } from "./Claims.ts"
 import { isOwnedBy, type Owner } from "./Ownership.ts"
 
 /** Oldest first: creationTimestamp, then namespace/name. */
@@ -17,14 +17,8 @@ const byAge = (a: KubeObject, b: KubeObject): number => {
   return ka < kb ? -1 : ka > kb ? 1 : 0
 }
 
-const hostsOf = (vs: KubeObject): ReadonlyArray<string> => {
-  const hosts = (vs["spec"] as { hosts?: unknown } | undefined)?.hosts
-  return Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === "string") : []
-}
-
-export const servesHost = (vs: KubeObject, fqdn: string): boolean => hostsOf(vs).some((h) => sameHost(h, fqdn))
-
-export const keyOf = (o: KubeObject): string => `${o.metadata.namespace ?? ""}/${o.metadata.name}`
+/** `namespace/name` of an object, as messages name holders. */
+export const keyOf = (o: KubeObject): string => objectKey(o.metadata.namespace, o.metadata.name)
 
 /**
  * The VirtualService that holds `fqdn` against this Api, if any. A VirtualService this Api owns
@@ -43,12 +37,6 @@ export const hostnameHolder = (
   const oldestOurs = [...ours].sort(byAge)[0]
   if (oldestOurs !== undefined && byAge(oldestOurs, oldestForeign) < 0) return undefined
   return oldestForeign
-}
-
-/** The service an Api targets, read leniently so a half-broken Api still counts as a claim. */
-export const targetServiceOf = (api: KubeObject): string | undefined => {
-  const name = (api["spec"] as { service?: { name?: unknown } } | undefined)?.service?.name
-  return typeof name === "string" ? name : undefined
 }
 
 /**

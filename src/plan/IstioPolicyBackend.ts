@@ -46,7 +46,10 @@ export const desiredPolicy = (owner: Owner, plan: AuthenticationPlan): Policy =>
 })
 
 export const IstioPolicyBackend: AuthenticationBackend = {
-  name: "istio-authentication-policy",
+  name: "istio-policy",
   kinds: [Kinds.Policy],
+  // The Policy targets the Service by name; Istio resolves its workload itself.
+  selectsWorkload: false,
+  excludedPathProblem: () => undefined,
   render: (owner, plan) => [desiredPolicy(owner, plan)]
 }

@@ -4,9 +4,10 @@
  * fix it. Structural problems come from the schema (`decodeSpec`); these are the rest.
  */
 import { Result } from "effect"
-import { type ApiSpec, decodeSpec } from "../domain/Api.ts"
+import { type ApiSpec, decodeSpec, EXCLUDED_PATH_KINDS } from "../domain/Api.ts"
 import type { ControllerConfig } from "../domain/ControllerConfig.ts"
 import { formatProblems, type Problem } from "../domain/Problems.ts"
+import type { AuthenticationBackend } from "./AuthenticationBackend.ts"
 import { hostnameProblem } from "./Hostname.ts"
 
 const isAbsoluteHttpUrl = (s: string): boolean => {
@@ -33,7 +34,19 @@ const regexProblem = (source: string): string | undefined => {
   }
 }
 
-export const validateSpec = (spec: ApiSpec, namespace: string, config: ControllerConfig): ReadonlyArray<Problem> => {
+/** What validation needs to know about the authentication backend. */
+export interface PathRules {
+  readonly excludedPathProblem: AuthenticationBackend["excludedPathProblem"]
+}
+
+const anyPath: PathRules = { excludedPathProblem: () => undefined }
+
+export const validateSpec = (
+  spec: ApiSpec,
+  namespace: string,
+  config: ControllerConfig,
+  paths: PathRules = anyPath
+): ReadonlyArray<Problem> => {
   const problems: Array<Problem> = []
 
   const host = hostnameProblem(spec.hostname, config.domainName)
@@ -73,6 +86,14 @@ export const validateSpec = (spec: ApiSpec, namespace: string, config: Controlle
       })
     }
     ;(jwt.triggerRule?.excludedPaths ?? []).forEach((p, j) => {
+      for (const kind of EXCLUDED_PATH_KINDS) {
+        const value = p[kind]
+        const unsupported = value !== undefined ? paths.excludedPathProblem(kind, value) : undefined
+        if (unsupported !== undefined) {
+          problems.push({ path: `${at}.jwt.triggerRule.excludedPaths[${j}].${kind}`, message: `${JSON.stringify(value)}: ${unsupported}` })
+          return
+        }
+      }
       if (p.regex === undefined) return
       const why = regexProblem(p.regex)
       if (why !== undefined) {
@@ -90,12 +111,13 @@ export const validateSpec = (spec: ApiSpec, namespace: string, config: Controlle
 export const checkSpec = (
   rawSpec: unknown,
   namespace: string,
-  config: ControllerConfig
+  config: ControllerConfig,
+  paths: PathRules = anyPath
 ): Result.Result<ApiSpec, string> =>
   Result.flatMap(
-    Result.mapError(decodeSpec(rawSpec), formatProblems),
+    Result.mapError(decodeSpec(rawSpec), (ps) => formatProblems(ps)),
     (spec) => {
-      const problems = validateSpec(spec, namespace, config)
+      const problems = validateSpec(spec, namespace, config, paths)
       return problems.length === 0 ? Result.succeed(spec) : Result.fail(formatProblems(problems))
     }
   )

@@ -5,6 +5,7 @@
 import type { ApiSpec } from "../domain/Api.ts"
 import type { ControllerConfig, Cors } from "../domain/ControllerConfig.ts"
 import type { CorsPolicy, VirtualService } from "../domain/Istio.ts"
+import { apiVersionOf, Kinds, type ResourceKind } from "../domain/Kube.ts"
 import { fqdnOf } from "./Hostname.ts"
 import { childLabels, type Owner, ownerReference } from "./Ownership.ts"
 
@@ -17,8 +18,14 @@ const corsPolicyOf = (cors: Cors): CorsPolicy => ({
   ...(cors.allowHeaders.length > 0 ? { allowHeaders: cors.allowHeaders } : {})
 })
 
-export const desiredVirtualService = (owner: Owner, spec: ApiSpec, config: ControllerConfig): VirtualService => ({
-  apiVersion: "networking.istio.io/v1alpha3",
+/** Same shape in every served version; `kind` says which one the cluster gets (SPEC 10). */
+export const desiredVirtualService = (
+  owner: Owner,
+  spec: ApiSpec,
+  config: ControllerConfig,
+  kind: ResourceKind = Kinds.VirtualService
+): VirtualService => ({
+  apiVersion: apiVersionOf(kind) as VirtualService["apiVersion"],
   kind: "VirtualService",
   metadata: {
     name: owner.name,

@@ -4,18 +4,18 @@
  * health/metrics server and the state gauges. The CLI, the end-to-end demo and the tests that
  * run a controller all build it here, so they run the same thing.
  */
-import { Duration, Effect, Layer, Schedule } from "effect"
+import { Context, Duration, Effect, Layer, Schedule } from "effect"
 import type { ControllerConfig } from "../domain/ControllerConfig.ts"
 import { ClusterCache } from "../controller/ClusterCache.ts"
 import { Controller, type ControllerOptions, defaultControllerOptions } from "../controller/Controller.ts"
 import { LeaderElection, type LeaderElectionConfig } from "../controller/LeaderElection.ts"
 import { Reconciler } from "../controller/Reconciler.ts"
-import { Settings } from "../controller/Settings.ts"
+import { Settings, type SettingsShape } from "../controller/Settings.ts"
 import { decodeStatus } from "../domain/Api.ts"
 import { EventRecorder } from "../k8s/EventRecorder.ts"
 import { instrumented, type RequestListener } from "../k8s/InstrumentedKubeApi.ts"
 import type { KubeApi } from "../k8s/KubeApi.ts"
-import { machineStatesOf } from "../plan/StatusProjection.ts"
+import { machineStatesOf } from "../lifecycle/StatusProjection.ts"
 import * as WebView from "../web/WebView.ts"
 import * as HealthServer from "./HealthServer.ts"
 import * as Metrics from "./Metrics.ts"
@@ -33,6 +33,8 @@ export interface AppOptions {
   readonly onRequest?: RequestListener
   /** How often the per-state and conflict gauges are recomputed from the cache. */
   readonly gaugePeriod?: Duration.Duration
+  /** Fixed settings (tests); omitted, the backend and VirtualService version are discovered (SPEC 10). */
+  readonly settings?: Partial<Omit<SettingsShape, "config">>
 }
 
 /** Apis per machine state and conflicts, from the cached statuses. */
@@ -40,7 +42,7 @@ const recordGauges = Effect.gen(function*() {
   const cache = yield* ClusterCache
   const states = cache.apis().map((a) => {
     const m = machineStatesOf(decodeStatus(a["status"]))
-    return { validation: m.validation.state, virtualService: m.virtualService.state, policy: m.policy.state }
+    return { validation: m.validation.state, authentication: m.authentication.state, virtualService: m.virtualService.state }
   })
   yield* Metrics.recordStates(Metrics.countStates(states))
   yield* Metrics.recordConflicts({
@@ -48,6 +50,20 @@ const recordGauges = Effect.gen(function*() {
     service: states.filter((s) => s.validation === "TargetServiceOccupied").length
   })
 })
+
+const settingsLayer = (options: AppOptions) =>
+  options.settings !== undefined
+    ? Settings.layer(options.config, options.settings)
+    : Settings.layerDiscovered(options.config).pipe(
+      Layer.tap((ctx) => {
+        const s = Context.get(ctx, Settings)
+        return Effect.logInfo("authentication backend chosen", {
+          backend: s.backend.name,
+          reason: s.backendReason,
+          virtualServiceVersion: s.virtualServiceKind.version
+        })
+      })
+    )
 
 /** Everything but `KubeApi`, which the caller provides (live, or in memory). */
 export const appLayer = (options: AppOptions) => {
@@ -66,7 +82,7 @@ export const appLayer = (options: AppOptions) => {
       controllerOptions,
       {
         onPass: (_key, outcome, seconds) =>
-          Metrics.recordPass(outcome === "done" ? "done" : outcome === "requeue" ? "requeue" : "error", seconds),
+          Metrics.recordPass(outcome === "retry" ? "error" : outcome, seconds),
         onQueueDepth: Metrics.setQueueDepth
       },
       election.runWhileLeader
@@ -75,6 +91,8 @@ export const appLayer = (options: AppOptions) => {
 
   const gauges = Layer.effectDiscard(Effect.gen(function*() {
     yield* Metrics.initMetrics
+    const settings = yield* Settings
+    yield* Metrics.recordBackend(settings.backend.name, settings.virtualServiceKind.version)
     const cache = yield* ClusterCache
     yield* Effect.forkScoped(
       cache.synced.pipe(
@@ -98,7 +116,7 @@ export const appLayer = (options: AppOptions) => {
   return Layer.mergeAll(controller, gauges, health, web).pipe(
     Layer.provideMerge(Reconciler.layer),
     Layer.provideMerge(ClusterCache.layer),
-    Layer.provideMerge(Layer.mergeAll(EventRecorder.layer, Settings.layer(options.config), leader)),
+    Layer.provideMerge(Layer.mergeAll(EventRecorder.layer, settingsLayer(options), leader)),
     Layer.provideMerge(kube)
   )
 }

@@ -11,9 +11,7 @@
  */
 import { Cause, Clock, Effect, Exit, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
-import { policyCodes, type PolicyState } from "../../machines/PolicyMachine.ts"
-import { validationCodes, type ValidationState } from "../../machines/ValidationMachine.ts"
-import { virtualServiceCodes, type VirtualServiceState } from "../../machines/VirtualServiceMachine.ts"
+import { MACHINE_NAMES, type MachineName, storedStates } from "../../machines/Catalog.ts"
 
 /** The Prometheus names, for dashboards, alerts and tests. */
 export const MetricNames = {
@@ -23,12 +21,16 @@ export const MetricNames = {
   workQueueDepth: "api_controller_workqueue_depth",
   apis: "api_controller_apis",
   conflicts: "api_controller_conflicts",
-  kubeRequestsTotal: "api_controller_kube_requests_total"
+  kubeRequestsTotal: "api_controller_kube_requests_total",
+  authBackend: "api_controller_auth_backend_info"
 } as const
 
-/** How one reconcile pass ended. */
-export type PassResult = "done" | "requeue" | "error"
-export const PASS_RESULTS: ReadonlyArray<PassResult> = ["done", "requeue", "error"]
+/**
+ * How one reconcile pass ended; `skipped` is a pass that found the world as its own last pass
+ * left it (the watch echo of its writes) and did nothing but look.
+ */
+export type PassResult = "done" | "skipped" | "requeue" | "error"
+export const PASS_RESULTS: ReadonlyArray<PassResult> = ["done", "skipped", "requeue", "error"]
 
 /**
  * Upper bounds of the duration buckets, in seconds: a pass that only reads from the caches takes
@@ -58,6 +60,9 @@ const apis = Metric.gauge(MetricNames.apis, {
 })
 const conflicts = Metric.gauge(MetricNames.conflicts, {
   description: "Apis blocked by a conflict, by type (hostname, service)."
+})
+const authBackend = Metric.gauge(MetricNames.authBackend, {
+  description: "1 for the authentication backend and VirtualService version the controller writes (SPEC 10)."
 })
 const kubeRequestsTotal = Metric.counter(MetricNames.kubeRequestsTotal, {
   description: "Requests to the Kubernetes API, by verb, resource and outcome (HTTP code or error reason).",
@@ -101,40 +106,28 @@ export const setQueueDepth = (n: number): Effect.Effect<void> => Metric.update(w
 // ---------------------------------------------------------------------------------------------
 // Apis per state
 
-export type MachineName = "validation" | "virtualService" | "policy"
-
-/** Every state of each machine, from the machines' own code tables. */
+/** Every state a status can hold, of each machine (machines/Catalog.ts). */
 export const MACHINE_STATES: { readonly [M in MachineName]: ReadonlyArray<string> } = {
-  validation: Object.keys(validationCodes.codes),
-  virtualService: Object.keys(virtualServiceCodes.codes),
-  policy: Object.keys(policyCodes.codes)
+  validation: storedStates("validation"),
+  authentication: storedStates("authentication"),
+  virtualService: storedStates("virtualService")
 }
 
 /** How many Apis are in each state; a state left out counts 0. */
-export interface StateCounts {
-  readonly validation: Readonly<Partial<Record<ValidationState, number>>>
-  readonly virtualService: Readonly<Partial<Record<VirtualServiceState, number>>>
-  readonly policy: Readonly<Partial<Record<PolicyState, number>>>
-}
+export type StateCounts = { readonly [M in MachineName]: Readonly<Partial<Record<string, number>>> }
 
 /** Counts the Apis per machine state from snapshots, e.g. the status codes in the Api cache. */
-export const countStates = (
-  snapshots: Iterable<{
-    readonly validation: ValidationState
-    readonly virtualService: VirtualServiceState
-    readonly policy: PolicyState
-  }>
-): StateCounts => {
-  const validation: Partial<Record<ValidationState, number>> = {}
-  const virtualService: Partial<Record<VirtualServiceState, number>> = {}
-  const policy: Partial<Record<PolicyState, number>> = {}
+export const countStates = (snapshots: Iterable<{ readonly [M in MachineName]: string }>): StateCounts => {
+  const counts: { [M in MachineName]: Partial<Record<string, number>> } = { validation: {}, authentication: {}, virtualService: {} }
   for (const s of snapshots) {
-    validation[s.validation] = (validation[s.validation] ?? 0) + 1
-    virtualService[s.virtualService] = (virtualService[s.virtualService] ?? 0) + 1
-    policy[s.policy] = (policy[s.policy] ?? 0) + 1
+    for (const m of MACHINE_NAMES) counts[m][s[m]] = (counts[m][s[m]] ?? 0) + 1
   }
-  return { validation, virtualService, policy }
+  return counts
 }
+
+/** Exports which authentication backend and VirtualService version are in use. */
+export const recordBackend = (backend: string, virtualServiceVersion: string): Effect.Effect<void> =>
+  Metric.update(Metric.withAttributes(authBackend, { backend, virtual_service_version: virtualServiceVersion }), 1)
 
 /**
  * Sets the Apis-per-state gauge from a full snapshot of counts. Every known state of every
@@ -185,7 +178,7 @@ export const initMetrics: Effect.Effect<void> = Effect.gen(function*() {
   yield* Metric.update(reconcileErrorsTotal, 0)
   yield* Metric.value(reconcileDuration)
   yield* setQueueDepth(0)
-  yield* recordStates({ validation: {}, virtualService: {}, policy: {} })
+  yield* recordStates({ validation: {}, authentication: {}, virtualService: {} })
   yield* recordConflicts({ hostname: 0, service: 0 })
 })
 

@@ -6,21 +6,21 @@
  *
  * Pure: everything comes in as the JSON the API server returned, nothing is fetched here.
  *
- * The timeline: the status keeps the last 10 transitions (with `from`), Events last longer (an
- * hour by default) but only name the new state (reason `Valid`, `VirtualServiceCreated`,
- * `PolicyError`, ...). An Event that reports a kept transition (same machine and new state within
- * a few seconds) is folded into it; the others are shown as `-> State`, and write failures
- * (`VirtualServiceWriteFailed`, `PolicyWriteFailed`) as what they are.
+ * The timeline: the status keeps the last 10 transitions (with `from`); Events last longer (an
+ * hour by default) and mark the moments that matter (SPEC 8): `Ready`, or the reason of a failed
+ * state (`HostnameOccupied`, `AuthenticationFailed`, ...). An Event that reports a kept
+ * transition (the failed state it names, within a few seconds) is folded into it; the others are
+ * shown as what they are.
  */
-import { type ApiStatus, type Condition, decodeStatus, type ResourceRef, type Transition } from "../domain/Api.ts"
+import { type ApiStatus, type Condition, decodeStatus, type ResourceRef } from "../domain/Api.ts"
 import type { KubeObject } from "../domain/Kube.ts"
 import { isOwnedBy } from "../plan/Ownership.ts"
-import { machineStatesOf, READY } from "../plan/StatusProjection.ts"
-import { machineCatalog } from "./MachineGraph.ts"
+import { catalog, failureReasons, MACHINE_NAMES, type MachineName } from "../../machines/Catalog.ts"
+import { machineStatesOf, READY, reportedOf } from "../lifecycle/StatusProjection.ts"
 
-export type MachineName = Transition["machine"]
+export type { MachineName }
 
-export const machineNames: ReadonlyArray<MachineName> = ["validation", "virtualService", "policy"]
+export const machineNames: ReadonlyArray<MachineName> = MACHINE_NAMES
 
 // ---------------------------------------------------------------------------------------------
 // spec
@@ -102,38 +102,18 @@ export interface ApiView {
   readonly status: ApiStatus
 }
 
-const statusFieldOf = (machine: MachineName): string =>
-  machineCatalog.find((e) => e.name === machine)?.statusField ?? machine
-
 /** Where each machine stands, from the stored status (the machines' only memory). */
 export const machineViews = (status: ApiStatus): ReadonlyArray<MachineView> => {
   const m = machineStatesOf(status)
-  return [
-    {
-      machine: "validation",
-      state: m.validation.state,
-      code: status.validationStatus,
-      lastError: m.validation.context.lastError ?? undefined,
-      resource: undefined,
-      statusField: statusFieldOf("validation")
-    },
-    {
-      machine: "virtualService",
-      state: m.virtualService.state,
-      code: status.virtualService?.code,
-      lastError: m.virtualService.context.lastError ?? undefined,
-      resource: m.virtualService.context.resource ?? undefined,
-      statusField: statusFieldOf("virtualService")
-    },
-    {
-      machine: "policy",
-      state: m.policy.state,
-      code: status.authenticationStatus?.code,
-      lastError: m.policy.context.lastError ?? undefined,
-      resource: m.policy.context.resource ?? undefined,
-      statusField: statusFieldOf("policy")
-    }
-  ]
+  const reported = reportedOf(status)
+  return MACHINE_NAMES.map((machine) => ({
+    machine,
+    state: m[machine].state,
+    code: reported[machine].code,
+    lastError: reported[machine].lastError,
+    resource: reported[machine].resource,
+    statusField: catalog[machine].statusField
+  }))
 }
 
 export const apiView = (api: KubeObject): ApiView => {
@@ -204,11 +184,11 @@ export const childView = (api: KubeObject, child: KubeObject): ChildView => {
 export interface TimelineEntry {
   /** ISO time, as the status or the Event says it. */
   readonly at: string
-  /** The machine, or undefined for an Event the controller's vocabulary does not cover. */
-  readonly machine: MachineName | undefined
+  /** The machine, or undefined for an Event that is not one machine's (e.g. `Ready`). `policy` in older statuses. */
+  readonly machine: string | undefined
   readonly from: string | undefined
   readonly to: string | undefined
-  /** The Event's reason when it is not a state change (e.g. `VirtualServiceWriteFailed`). */
+  /** The Event's reason when it is not a kept state change (e.g. `Ready`). */
   readonly reason: string | undefined
   readonly message: string | undefined
   /** `status` (status.transitions), `event` (an Event only) or `both`. */
@@ -219,25 +199,13 @@ export interface TimelineEntry {
   readonly count: number | undefined
 }
 
-const stateNames: Readonly<Record<MachineName, ReadonlySet<string>>> = {
-  validation: new Set(Object.keys(machineCatalog.find((e) => e.name === "validation")?.codes ?? {})),
-  virtualService: new Set(Object.keys(machineCatalog.find((e) => e.name === "virtualService")?.codes ?? {})),
-  policy: new Set(Object.keys(machineCatalog.find((e) => e.name === "policy")?.codes ?? {}))
-}
-
-/** What an Event reason written by the reconciler says: a new state of a machine, or a failed write. */
-export const parseReason = (
-  reason: string
-): { readonly machine: MachineName; readonly to?: string; readonly failure?: string } | undefined => {
-  for (const [prefix, machine] of [["VirtualService", "virtualService"], ["Policy", "policy"]] as const) {
-    if (reason.startsWith(prefix)) {
-      const rest = reason.slice(prefix.length)
-      if (stateNames[machine].has(rest)) return { machine, to: rest }
-      if (rest === "WriteFailed") return { machine, failure: reason }
-    }
-  }
-  if (stateNames.validation.has(reason)) return { machine: "validation", to: reason }
-  return undefined
+/**
+ * Which machine and state an Event reason names: the Ready reason of a failed state (from
+ * machines/Catalog.ts), or undefined for `Ready` and anything else.
+ */
+export const parseReason = (reason: string): { readonly machine: MachineName; readonly to: string } | undefined => {
+  const failure = failureReasons.find((f) => f.reason === reason)
+  return failure !== undefined ? { machine: failure.machine, to: failure.state } : undefined
 }
 
 /** The Events about this Api (this incarnation, when both sides carry a uid). */
@@ -289,7 +257,7 @@ export const timelineOf = (api: KubeObject, events: ReadonlyArray<KubeObject> = 
     const type = asString(e["type"])
     const count = typeof e["count"] === "number" && e["count"] > 1 ? e["count"] : undefined
     const parsed = parseReason(reason)
-    if (parsed?.to !== undefined) {
+    if (parsed !== undefined) {
       const match = entries.findIndex((t, k) =>
         !folded.has(k) && t.source === "status" && t.machine === parsed.machine && t.to === parsed.to &&
         Math.abs(millis(t.at) - millis(at)) <= SAME_STEP_MS
@@ -297,9 +265,7 @@ export const timelineOf = (api: KubeObject, events: ReadonlyArray<KubeObject> = 
       if (match >= 0) {
         folded.add(match)
         const t = entries[match]!
-        // The reconciler's Event for a step without a reason says `machine from -> to`: nothing to add.
-        const generic = message === `${t.machine} ${t.from} -> ${t.to}`
-        entries[match] = { ...t, source: "both", type, message: t.message ?? (generic ? undefined : message) }
+        entries[match] = { ...t, source: "both", type, message: t.message ?? message }
         return
       }
     }
@@ -308,7 +274,7 @@ export const timelineOf = (api: KubeObject, events: ReadonlyArray<KubeObject> = 
       machine: parsed?.machine,
       from: undefined,
       to: parsed?.to,
-      reason: parsed?.to !== undefined ? undefined : reason,
+      reason: parsed !== undefined ? undefined : reason,
       message,
       source: "event",
       type,
@@ -355,7 +321,7 @@ const oneLine = (s: string | undefined): string => (s ?? "").replace(/\s*\n\s*/g
 
 export interface DescribeInput {
   readonly api: KubeObject
-  /** The VirtualService and Policy named after the Api, as found in the cluster. */
+  /** The VirtualService and authentication children named after the Api, as found in the cluster. */
   readonly children: ReadonlyArray<KubeObject>
   /** Events in the Api's namespace (filtered here), or why they could not be read. */
   readonly events: ReadonlyArray<KubeObject> | { readonly error: string }
@@ -363,6 +329,8 @@ export interface DescribeInput {
   readonly childKinds?: ReadonlyArray<string>
   /** For the AGE column; default: ages left out. */
   readonly now?: number
+  /** Which authentication backend the cluster offers (SPEC 10), when known. */
+  readonly backend?: string
 }
 
 /** The Api's lifecycle, readable in a terminal (plain text, no colours). */
@@ -376,7 +344,7 @@ export const describeText = (input: DescribeInput): string => {
   field("Api", `${view.namespace}/${view.name}`)
   if (view.uid !== undefined) field("UID", view.uid)
   if (view.created !== undefined) field("Created", `${view.created}${now !== undefined ? ` (${age(view.created, now)} ago)` : ""}`)
-  if (view.deleting !== undefined) field("Deleting", `since ${view.deleting}: children are removed, then the finalizer`)
+  if (view.deleting !== undefined) field("Deleting", `since ${view.deleting}: garbage collection removes its children`)
   field(
     "Generation",
     `${view.generation ?? "?"}${
@@ -393,6 +361,7 @@ export const describeText = (input: DescribeInput): string => {
   out.push(`  hostname:        ${view.spec.hostname}`)
   out.push(`  authentication:  ${view.spec.authentication}`)
   if (view.spec.mtls !== undefined) out.push(`  mTLS:            ${view.spec.mtls}`)
+  if (input.backend !== undefined) out.push(`  backend:         ${input.backend}`)
 
   out.push("")
   const ready = view.ready
@@ -414,7 +383,7 @@ export const describeText = (input: DescribeInput): string => {
       m.state,
       m.code !== undefined ? String(m.code) : "-",
       m.statusField,
-      m.lastError !== undefined ? oneLine(m.lastError) : m.code === undefined && m.machine === "policy" ? "(not reported: authentication off)" : ""
+      m.lastError !== undefined ? oneLine(m.lastError) : m.code === undefined && m.machine === "authentication" ? "(not reported: authentication off)" : ""
     ])
   ))
 
@@ -435,7 +404,8 @@ export const describeText = (input: DescribeInput): string => {
   ]
   out.push(table(["KIND", "NAME", "UID", "RESOURCE VERSION", "OWNER", "HOSTS / ORIGINS"], rows))
   const recorded = view.machines.flatMap((m) => {
-    const child = children.find((c) => c.kind === (m.machine === "virtualService" ? "VirtualService" : "Policy"))
+    // The child the status names: the VirtualService, or the authentication child the backend reports first.
+    const child = children.find((c) => (m.machine === "virtualService") === (c.kind === "VirtualService") && c.name === m.resource?.name)
     return m.resource !== undefined && child !== undefined && m.resource.version !== child.resourceVersion
       ? [`  note: ${m.statusField}.resource says version ${m.resource.version}; the cluster has ${child.resourceVersion}`]
       : []

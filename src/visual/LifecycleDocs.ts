@@ -89,7 +89,9 @@ export const lifecycleMarkdown = (catalog: ReadonlyArray<MachineEntry> = machine
       "| State | Code | Meaning | Entered on |",
       "| --- | --- | --- | --- |",
       ...graph.states.map((s) =>
-        `| ${s.id} | ${s.code ?? "?"} | ${cell(s.description ?? (s.code !== undefined ? meaningOf.get(s.code) ?? "" : ""))} | ${cell(enteredOn(entry, s.id))} |`
+        `| ${s.id} | ${s.transient ? "within a pass" : s.code ?? "not reported"} | ${
+          cell(s.description ?? (typeof s.code === "number" ? meaningOf.get(s.code) ?? "" : ""))
+        } | ${cell(enteredOn(entry, s.id))} |`
       ),
       ""
     )

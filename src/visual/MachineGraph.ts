@@ -15,19 +15,17 @@
  * `graphOf` throw rather than draw an incomplete diagram.
  */
 import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition } from "xstate"
-import { policyCodes, policyMachine } from "../../machines/PolicyMachine.ts"
-import { validationCodes, validationMachine } from "../../machines/ValidationMachine.ts"
-import { virtualServiceCodes, virtualServiceMachine } from "../../machines/VirtualServiceMachine.ts"
+import { catalog, codeOf, isTransient, MACHINE_NAMES, type MachineName, storedStates } from "../../machines/Catalog.ts"
 
 // ---------------------------------------------------------------------------------------------
 // catalog
 
 export interface MachineEntry {
-  /** Short name used on the command line and in file names: `validation`, `virtualService`, `policy`. */
+  /** Short name used on the command line and in file names: `validation`, `authentication`, `virtualService`. */
   readonly name: string
   readonly machine: AnyStateMachine
-  /** State name -> status code it projects to (machines/*: `...Codes.codes`). */
-  readonly codes: Readonly<Record<string, number>>
+  /** Stored state -> status code it projects to (null: the status field is left out). */
+  readonly codes: Readonly<Record<string, number | null>>
   /** The status field the machine drives. */
   readonly statusField: string
   /** Where the machine is defined, relative to the repository root. */
@@ -36,32 +34,17 @@ export interface MachineEntry {
   readonly summary: string
 }
 
-export const machineCatalog: ReadonlyArray<MachineEntry> = [
-  {
-    name: "validation",
-    machine: validationMachine,
-    codes: validationCodes.codes,
-    statusField: "status.validationStatus",
-    source: "machines/ValidationMachine.ts",
-    summary: "the Api as a whole: is its spec valid, and is it the one Api that serves its target Service"
-  },
-  {
-    name: "virtualService",
-    machine: virtualServiceMachine,
-    codes: virtualServiceCodes.codes,
-    statusField: "status.virtualService.code",
-    source: "machines/VirtualServiceMachine.ts",
-    summary: "the Istio VirtualService that routes the Api's hostname to its Service"
-  },
-  {
-    name: "policy",
-    machine: policyMachine,
-    codes: policyCodes.codes,
-    statusField: "status.authenticationStatus.code",
-    source: "machines/PolicyMachine.ts",
-    summary: "the authentication children (an Istio Policy by default) that check JWTs for the Api"
-  }
-]
+const entryOf = (name: MachineName): MachineEntry => ({
+  name,
+  machine: catalog[name].machine,
+  codes: Object.fromEntries(storedStates(name).map((state) => [state, codeOf(name, state)])),
+  statusField: catalog[name].statusField,
+  source: catalog[name].source,
+  summary: catalog[name].summary
+})
+
+/** The machines of machines/Catalog.ts, as the renderers read them. */
+export const machineCatalog: ReadonlyArray<MachineEntry> = MACHINE_NAMES.map(entryOf)
 
 /** The catalog entry with the given name, or undefined. */
 export const findMachine = (name: string): MachineEntry | undefined =>
@@ -83,8 +66,10 @@ export const codeMeanings: ReadonlyArray<{ readonly code: number; readonly meani
 export interface GraphState {
   /** The state's key, e.g. `Created`. */
   readonly id: string
-  /** The status code the state projects to, undefined if the code table lacks it. */
-  readonly code: number | undefined
+  /** The status code the state projects to; null when it leaves the field out; undefined for a transient state. */
+  readonly code: number | null | undefined
+  /** Entered and left within one pass, never stored: a write waiting for the server's answer. */
+  readonly transient: boolean
   readonly initial: boolean
   /** xstate `description` of the state node, if the machine gives one. */
   readonly description: string | undefined
@@ -159,8 +144,9 @@ export const transitionLabel = (t: Pick<GraphTransition, "event" | "guard" | "ot
 const guardSuffix = (t: Pick<GraphTransition, "guard" | "otherwise">): string =>
   t.guard !== null ? ` [${t.guard}]` : t.otherwise ? " [else]" : ""
 
-/** `Created (2)`. */
-export const stateLabel = (s: GraphState): string => `${s.id} (${s.code ?? "?"})`
+/** `Created (2)`; `Disabled (not reported)`; `Applying (within a pass)`. */
+export const stateLabel = (s: GraphState): string =>
+  `${s.id} (${s.transient ? "within a pass" : s.code === null ? "not reported" : s.code ?? "?"})`
 
 class UnsupportedMachine extends Error {
   constructor(machine: string, what: string) {
@@ -192,6 +178,7 @@ export const graphOf = (entry: MachineEntry): MachineGraph => {
   const states: Array<GraphState> = ordered.map((node) => ({
     id: node.key,
     code: Object.hasOwn(entry.codes, node.key) ? entry.codes[node.key] : undefined,
+    transient: MACHINE_NAMES.includes(entry.name as MachineName) && isTransient(entry.name as MachineName, node.key),
     initial: node === initialNode,
     description: node.description
   }))
@@ -210,9 +197,12 @@ export const graphOf = (entry: MachineEntry): MachineGraph => {
     return only.key
   }
 
+  // A forbidden transition (no target, no actions) only stops an event from reaching the root:
+  // it shadows root transitions (below) but is not itself drawn.
+  const forbidden = (t: AnyTransitionDefinition) => (t.target ?? []).length === 0 && t.actions.length === 0
   const convert = (source: string, from: AnyStateNode, candidates: ReadonlyArray<AnyTransitionDefinition>) => {
     let guardedBefore = false
-    return candidates.map((t): GraphTransition => {
+    return candidates.filter((t) => !forbidden(t)).map((t): GraphTransition => {
       const guard = t.guard === undefined ? null : guardLabel(t.guard)
       const otherwise = guard === null && guardedBefore
       if (guard !== null) guardedBefore = true

@@ -8,6 +8,7 @@
  * an EventSource on the page's stream and swaps in each fragment the server sends, so the page
  * follows the cluster without a reload.
  */
+import { catalog, MACHINE_NAMES } from "../../machines/Catalog.ts"
 import type { KubeObject } from "../domain/Kube.ts"
 import {
   type ApiView,
@@ -123,7 +124,7 @@ ${fragment}
 
 const codeBadge = (m: MachineView): string => {
   // No authenticationStatus: authentication is off and nothing of it exists.
-  const off = m.code === undefined && m.machine === "policy"
+  const off = m.code === undefined && m.machine === "authentication"
   return `<span class="badge code-${m.code ?? "none"}" data-machine="${esc(m.machine)}" data-state="${esc(m.state)}" data-code="${esc(m.code ?? "")}"${
     off ? ` title="authentication off: ${esc(m.statusField)} not reported"` : ""
   }>${off ? "off" : esc(m.state)}${m.code !== undefined ? ` (${m.code})` : ""}</span>`
@@ -137,11 +138,9 @@ const readyBadge = (v: ApiView): string => {
   }</span>`
 }
 
-const machineTitles: Readonly<Record<string, string>> = {
-  validation: "Validation",
-  virtualService: "VirtualService",
-  policy: "Policy"
-}
+const machineTitles: Readonly<Record<string, string>> = Object.fromEntries(
+  MACHINE_NAMES.map((n) => [n, catalog[n].subject.charAt(0).toUpperCase() + catalog[n].subject.slice(1)])
+)
 
 // ---------------------------------------------------------------------------------------------
 // the list

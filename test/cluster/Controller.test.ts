@@ -12,7 +12,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Duration, Effect, Exit, Layer, Metric, Scope } from "effect"
 import { Controller, type ControllerOptions } from "../../src/controller/Controller.ts"
 import { LeaderElection, type LeaderElectionConfig } from "../../src/controller/LeaderElection.ts"
-import { API_FINALIZER, decodeStatus } from "../../src/domain/Api.ts"
+import { decodeStatus } from "../../src/domain/Api.ts"
 import { Kinds, type KubeObject } from "../../src/domain/Kube.ts"
 import { makeRequestTally } from "../../src/k8s/InstrumentedKubeApi.ts"
 import { KubeApi } from "../../src/k8s/KubeApi.ts"
@@ -198,7 +198,7 @@ const exactlyOwnedChildren = (namespace: string) =>
         assert.strictEqual(ref?.version, child.metadata.resourceVersion, `${api.metadata.name} ${kind.kind} version`)
       }
     }
-    for (const api of apis) assert.deepStrictEqual(api.metadata.finalizers, [API_FINALIZER], `${api.metadata.name} finalizer`)
+    for (const api of apis) assert.isUndefined(api.metadata.finalizers, `${api.metadata.name}: no finalizer (garbage collection)`)
   })
 
 const world = liveKubeApi()

@@ -80,6 +80,7 @@ const link = (kube: KubeApi["Service"]) => {
       )
     })
   const api = KubeApi.of({
+    serves: kube.serves,
     get: (kind, ns, name) => guard("get", name, () => kube.get(kind, ns, name)),
     list: (kind, options) => guard("list", kind.plural, () => kube.list(kind, options)),
     watch: kube.watch,

@@ -4,6 +4,8 @@
  * configuration the controller accepts, the Deployment is hardened and wired to the controller's
  * flags, the RBAC is the derived list, and the image build copies everything the bundle needs.
  */
+import { ALL_AUTHENTICATION_KINDS } from "../../src/controller/Settings.ts"
+import { Kinds } from "../../src/domain/Kube.ts"
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
@@ -108,13 +110,17 @@ describe("RBAC", () => {
     rs.flatMap((r) => r.resources.map((res) => `${r.apiGroups[0] === "" ? "core" : r.apiGroups[0]}/${res}${r.resourceNames ? `[${r.resourceNames.join(",")}]` : ""}: ${[...r.verbs].sort().join(",")}`))
 
   it("the ClusterRole is the list derived from the controller's calls", () => {
-    assert.deepStrictEqual(table(rules("rbac/cluster-role.yaml")), [
-      "gateway.kyma-project.io/apis: list,patch,watch", // informer; finalizer add/remove (Reconciler)
+    // Every child kind either backend writes: informer (list, watch) and the pass's writes.
+    const children = [Kinds.VirtualService, ...ALL_AUTHENTICATION_KINDS].map((k) =>
+      `${k.group}/${k.plural}: create,delete,list,update,watch`
+    )
+    assert.sameMembers(table(rules("rbac/cluster-role.yaml")), [
+      "gateway.kyma-project.io/apis: list,patch,watch", // informer; legacy finalizer removal (Reconciler)
       "gateway.kyma-project.io/apis/status: patch", // status merge patch (Reconciler)
       "gateway.kyma-project.io/apis/finalizers: update", // blockOwnerDeletion under OwnerReferencesPermissionEnforcement
-      "networking.istio.io/virtualservices: create,delete,list,update,watch", // informer; runWrite
-      "authentication.istio.io/policies: create,delete,list,update,watch", // informer; runWrite
-      "core/events: create" // EventRecorder
+      ...children,
+      `core/${Kinds.Service.plural}: list,watch`, // informer: the target Service's selector (istio-security)
+      "core/events: create,patch" // EventRecorder: new Events, and count updates of repeats
     ])
   })
 
@@ -171,7 +177,7 @@ describe("the Dockerfile", () => {
     for (const path of copied) assert.isTrue(inContext(path), `${path} is excluded by .dockerignore`)
   })
 
-  it("copies every project file the bundle is made of", async () => {
+  it("copies every project file the bundle is made of", { timeout: 30_000 }, async () => {
     const out = mkdtempSync(join(tmpdir(), "api-controller-bundle-"))
     const r = await bundle(out).finally(() => rmSync(out, { recursive: true, force: true }))
     assert.isAbove(r.sources.length, 10)

@@ -35,7 +35,8 @@ describe("parseControllerConfig: a good environment", () => {
         { name: "kubernetes", namespace: "default" },
         { name: "istio-ingressgateway", namespace: "istio-system" }
       ],
-      logLevel: "Info"
+      logLevel: "Info",
+      authBackend: "istio-policy"
     })
   })
 
@@ -51,7 +52,8 @@ describe("parseControllerConfig: a good environment", () => {
       defaultJwksUri: "http://dex-service.kyma-system.svc.cluster.local:5556/keys",
       enableMtls: true,
       blacklistedServices: [],
-      logLevel: "Info"
+      logLevel: "Info",
+      authBackend: "auto"
     })
   })
 

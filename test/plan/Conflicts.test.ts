@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { KubeObject, ObjectMeta } from "../../src/domain/Kube.ts"
-import { hostnameHolder, keyOf, serviceHolder, servesHost, targetServiceOf } from "../../src/plan/Conflicts.ts"
+import { hostnameHolder, keyOf, serviceHolder } from "../../src/plan/Conflicts.ts"
+import { servesHost, targetServiceOf } from "../../src/plan/Claims.ts"
 import { childLabels, ownerReference } from "../../src/plan/Ownership.ts"
 import { testOwner } from "../support/Fixtures.ts"
 

@@ -16,7 +16,7 @@ describe("Metrics", () => {
     isolated(Effect.gen(function*() {
       yield* Metrics.initMetrics
       const x = yield* scrape
-      for (const result of ["done", "requeue", "error"]) assert.strictEqual(valueOf(x, N.reconcileTotal, { result }), 0)
+      for (const result of ["done", "skipped", "requeue", "error"]) assert.strictEqual(valueOf(x, N.reconcileTotal, { result }), 0)
       assert.strictEqual(valueOf(x, N.reconcileErrorsTotal), 0)
       assert.strictEqual(valueOf(x, `${N.reconcileDurationSeconds}_count`), 0)
       assert.strictEqual(valueOf(x, N.workQueueDepth), 0)
@@ -24,7 +24,7 @@ describe("Metrics", () => {
       assert.strictEqual(valueOf(x, N.conflicts, { type: "service" }), 0)
       assert.strictEqual(valueOf(x, N.apis, { machine: "validation", state: "Pending" }), 0)
       assert.strictEqual(valueOf(x, N.apis, { machine: "virtualService", state: "HostnameOccupied" }), 0)
-      assert.strictEqual(valueOf(x, N.apis, { machine: "policy", state: "Created" }), 0)
+      assert.strictEqual(valueOf(x, N.apis, { machine: "authentication", state: "Created" }), 0)
       // types, so Prometheus treats them right
       assert.strictEqual(x.types.get(N.reconcileTotal), "counter")
       assert.strictEqual(x.types.get(N.reconcileDurationSeconds), "histogram")
@@ -99,9 +99,9 @@ describe("Metrics", () => {
   it.effect("recordStates sets every state of every machine, and a state that empties drops to 0", () =>
     isolated(Effect.gen(function*() {
       yield* Metrics.recordStates(Metrics.countStates([
-        { validation: "Valid", virtualService: "Created", policy: "Created" },
-        { validation: "Valid", virtualService: "HostnameOccupied", policy: "NotCreated" },
-        { validation: "Invalid", virtualService: "NotCreated", policy: "NotCreated" }
+        { validation: "Valid", virtualService: "Created", authentication: "Created" },
+        { validation: "Valid", virtualService: "HostnameOccupied", authentication: "NotCreated" },
+        { validation: "Invalid", virtualService: "NotCreated", authentication: "NotCreated" }
       ]))
       let x = yield* scrape
       const apis = (machine: string, state: string) => valueOf(x, N.apis, { machine, state })
@@ -113,15 +113,17 @@ describe("Metrics", () => {
       assert.strictEqual(apis("virtualService", "HostnameOccupied"), 1)
       assert.strictEqual(apis("virtualService", "NotCreated"), 1)
       assert.strictEqual(apis("virtualService", "Error"), 0)
-      assert.strictEqual(apis("policy", "NotCreated"), 2)
-      assert.strictEqual(apis("policy", "Created"), 1)
+      assert.strictEqual(apis("authentication", "NotCreated"), 2)
+      assert.strictEqual(apis("authentication", "Created"), 1)
+      assert.strictEqual(apis("authentication", "Disabled"), 0)
+      assert.strictEqual(apis("virtualService", "Applying"), undefined, "a state within a pass is never counted")
       // one series per machine state, no more
       const series = x.samples.filter((s) => s.name === N.apis)
       const expected = Object.values(Metrics.MACHINE_STATES).reduce((n, states) => n + states.length, 0)
       assert.strictEqual(series.length, expected)
 
       // the hostname conflict is resolved: HostnameOccupied empties and must read 0, not 1
-      yield* Metrics.recordStates({ validation: { Valid: 2, Invalid: 1 }, virtualService: { Created: 2, NotCreated: 1 }, policy: { Created: 2, NotCreated: 1 } })
+      yield* Metrics.recordStates({ validation: { Valid: 2, Invalid: 1 }, virtualService: { Created: 2, NotCreated: 1 }, authentication: { Created: 2, NotCreated: 1 } })
       x = yield* scrape
       assert.strictEqual(apis("virtualService", "HostnameOccupied"), 0)
       assert.strictEqual(apis("virtualService", "Created"), 2)
@@ -144,6 +146,7 @@ describe("Metrics", () => {
     isolated(Effect.gen(function*() {
       yield* Metrics.initMetrics
       yield* Metrics.recordKubeRequest("get", "apis", 200)
+      yield* Metrics.recordBackend("istio-security", "v1")
       const text = yield* Metrics.metricsText
       const lines = text.split("\n").filter((l) => l !== "")
       const typed = new Set<string>()

@@ -9,7 +9,9 @@ export const testEnv = {
   DEFAULT_ISSUER: "https://dex.kyma.local",
   DEFAULT_JWKS_URI: "http://dex-service.kyma-system.svc.cluster.local:5556/keys",
   ENABLE_MTLS: "true",
-  BLACKLISTED_SERVICES: "kubernetes.default, istio-ingressgateway.istio-system"
+  BLACKLISTED_SERVICES: "kubernetes.default, istio-ingressgateway.istio-system",
+  // Most tests pin the legacy Policy's shape; the scenario tables run both backends explicitly.
+  AUTH_BACKEND: "istio-policy"
 } as const
 
 const parsed = (env: Record<string, string>): ControllerConfig => {

@@ -5,23 +5,33 @@
 import { Effect, Layer } from "effect"
 import { type ApiStatus, decodeStatus } from "../../src/domain/Api.ts"
 import type { ControllerConfig } from "../../src/domain/ControllerConfig.ts"
-import { Kinds, type KubeObject, type ObjectKey, objectKey } from "../../src/domain/Kube.ts"
+import { Kinds, type KubeObject, type ObjectKey, objectKey, type ResourceKind, splitKey } from "../../src/domain/Kube.ts"
 import { ClusterView } from "../../src/controller/ClusterView.ts"
 import { type PassResult, Reconciler, type ReconcileError } from "../../src/controller/Reconciler.ts"
-import { Settings } from "../../src/controller/Settings.ts"
+import { Settings, type SettingsShape } from "../../src/controller/Settings.ts"
 import { EventRecorder } from "../../src/k8s/EventRecorder.ts"
 import { KubeApi, type KubeApiError } from "../../src/k8s/KubeApi.ts"
-import { MemoryCluster } from "../../src/k8s/MemoryCluster.ts"
+import { MemoryCluster, type MemoryClusterOptions } from "../../src/k8s/MemoryCluster.ts"
 import { testConfig } from "./Fixtures.ts"
 
-/** Reconciler + ClusterView + events over whatever KubeApi is provided. */
-export const controllerLayer = (config: ControllerConfig = testConfig) =>
+/** Reconciler + ClusterView + events over whatever KubeApi is provided; the legacy Policy unless told otherwise. */
+export const controllerLayer = (config: ControllerConfig = testConfig, settings: Partial<Omit<SettingsShape, "config">> = {}) =>
   Reconciler.layer.pipe(
-    Layer.provideMerge(Layer.mergeAll(ClusterView.layerDirect, EventRecorder.layer, Settings.layer(config)))
+    Layer.provideMerge(Layer.mergeAll(ClusterView.layerDirect, EventRecorder.layer, Settings.layer(config, settings)))
   )
 
-export const memoryWorld = (config: ControllerConfig = testConfig) =>
-  controllerLayer(config).pipe(Layer.provideMerge(MemoryCluster.layer()))
+export const memoryWorld = (
+  config: ControllerConfig = testConfig,
+  settings: Partial<Omit<SettingsShape, "config">> = {},
+  cluster: MemoryClusterOptions = {}
+) => controllerLayer(config, settings).pipe(Layer.provideMerge(MemoryCluster.layer(cluster)))
+
+/** Events written so far (the recorder writes them off the pass's path). */
+export const eventsIn = (namespace: string) =>
+  Effect.gen(function*() {
+    yield* (yield* EventRecorder).flush
+    return yield* (yield* MemoryCluster).objects(Kinds.Event, namespace)
+  })
 
 /** Run passes for one Api until it asks for nothing more (or `max` passes). Returns the results. */
 export const settle = (key: ObjectKey, max = 10) =>
@@ -36,7 +46,7 @@ export const settle = (key: ObjectKey, max = 10) =>
         continue
       }
       results.push(r.success)
-      if (r.success._tag === "Done") break
+      if (r.success._tag !== "RequeueAfter") break
     }
     return results
   })
@@ -54,7 +64,7 @@ export const settleAll = (rounds = 5) =>
 export const statusOf = (key: ObjectKey): Effect.Effect<ApiStatus, KubeApiError, KubeApi> =>
   Effect.gen(function*() {
     const kube = yield* KubeApi
-    const [namespace, name] = key.split("/") as [string, string]
+    const { namespace, name } = splitKey(key)
     const api = yield* kube.get(Kinds.Api, namespace, name)
     return decodeStatus(api["status"])
   })
@@ -66,10 +76,10 @@ export const createApi = (object: KubeObject) =>
     return objectKey(created.metadata.namespace, created.metadata.name)
   })
 
-export const childOf = (kind: typeof Kinds.VirtualService | typeof Kinds.Policy, key: ObjectKey) =>
+export const childOf = (kind: ResourceKind, key: ObjectKey) =>
   Effect.gen(function*() {
     const kube = yield* KubeApi
-    const [namespace, name] = key.split("/") as [string, string]
+    const { namespace, name } = splitKey(key)
     return yield* kube.get(kind, namespace, name).pipe(
       Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(undefined))
     )

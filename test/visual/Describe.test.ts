@@ -126,59 +126,51 @@ describe("describe formatter", () => {
     const view = apiView(api(blockedStatus))
     assert.deepStrictEqual(
       view.machines.map((m) => [m.machine, m.state, m.code]),
-      [["validation", "Valid", 2], ["virtualService", "HostnameOccupied", 4], ["policy", "NotCreated", undefined]]
+      [["validation", "Valid", 2], ["authentication", "Disabled", undefined], ["virtualService", "HostnameOccupied", 4]]
     )
-    assert.match(view.machines[1]!.lastError ?? "", /other\/holder/)
+    assert.match(view.machines[2]!.lastError ?? "", /other\/holder/)
     assert.strictEqual(view.ready?.reason, "HostnameOccupied")
     // No status yet: every machine in its initial state.
-    assert.deepStrictEqual(apiView(api(undefined)).machines.map((m) => m.state), ["Pending", "NotCreated", "NotCreated"])
+    assert.deepStrictEqual(apiView(api(undefined)).machines.map((m) => m.state), ["Pending", "Disabled", "NotCreated"])
   })
 
   it("folds an Event into the transition it reports, keeps the others, oldest first", () => {
     const events = [
-      event("Valid", "2026-05-01T10:00:01Z", "spec accepted"),
-      event("VirtualServiceHostnameOccupied", "2026-05-01T10:00:02Z", "hostname orders.kyma.local is already used by VirtualService other/holder"),
+      event("HostnameOccupied", "2026-05-01T10:00:02Z", "hostname orders.kyma.local is already used by VirtualService other/holder"),
       // older than anything the status kept
-      event("Pending", "2026-05-01T09:00:00Z", "an earlier incarnation's story"),
-      event("VirtualServiceWriteFailed", "2026-05-01T10:04:00Z", "create virtualservices shop/orders: Forbidden", { count: 3 }),
+      event("InvalidSpec", "2026-05-01T09:00:00Z", "an earlier incarnation's story"),
+      event("Ready", "2026-05-01T10:05:02Z", "exposed without authentication", { count: 3 }),
       // another object's Event, and an Event of a deleted Api of the same name
-      event("Valid", "2026-05-01T10:00:01Z", "x", { involvedObject: { kind: "Api", name: "billing", namespace: "shop" } }),
-      event("Valid", "2026-05-01T10:00:01Z", "y", { involvedObject: { kind: "Api", name: "orders", namespace: "shop", uid: "old" } })
+      event("Ready", "2026-05-01T10:00:01Z", "x", { involvedObject: { kind: "Api", name: "billing", namespace: "shop" } }),
+      event("Ready", "2026-05-01T10:00:01Z", "y", { involvedObject: { kind: "Api", name: "orders", namespace: "shop", uid: "old" } })
     ]
     const timeline = timelineOf(api(createdStatus), events)
     assert.deepStrictEqual(
       timeline.map((t) => [t.at, t.machine, t.from, t.to, t.reason, t.source]),
       [
-        ["2026-05-01T09:00:00Z", "validation", undefined, "Pending", undefined, "event"],
-        ["2026-05-01T10:00:01Z", "validation", "Pending", "Valid", undefined, "both"],
+        ["2026-05-01T09:00:00Z", "validation", undefined, "Invalid", undefined, "event"],
+        ["2026-05-01T10:00:01Z", "validation", "Pending", "Valid", undefined, "status"],
         ["2026-05-01T10:00:01Z", "virtualService", "NotCreated", "HostnameOccupied", undefined, "both"],
-        ["2026-05-01T10:04:00Z", "virtualService", undefined, undefined, "VirtualServiceWriteFailed", "event"],
         ["2026-05-01T10:05:01Z", "virtualService", "HostnameOccupied", "InProgress", undefined, "status"],
-        ["2026-05-01T10:05:02Z", "virtualService", "InProgress", "Created", undefined, "status"]
+        ["2026-05-01T10:05:02Z", "virtualService", "InProgress", "Created", undefined, "status"],
+        ["2026-05-01T10:05:02Z", undefined, undefined, undefined, "Ready", "event"]
       ]
     )
-    assert.strictEqual(timeline[1]!.message, "spec accepted", "a transition without message takes the Event's")
-    assert.strictEqual(timeline[3]!.count, 3)
     assert.strictEqual(timeline[2]!.type, "Warning")
-  })
-
-  it("the reconciler's generic Event message adds nothing to a transition", () => {
-    const [first] = timelineOf(api(blockedStatus), [event("Valid", "2026-05-01T10:00:01Z", "validation Pending -> Valid")])
-    assert.strictEqual(first?.source, "both")
-    assert.isUndefined(first?.message)
+    assert.strictEqual(timeline[5]!.count, 3)
   })
 
   it("an Event is folded only into a transition a few seconds from it", () => {
-    const far = timelineOf(api(blockedStatus), [event("Valid", "2026-05-01T11:00:00Z", "again")])
+    const far = timelineOf(api(blockedStatus), [event("HostnameOccupied", "2026-05-01T11:00:00Z", "again")])
     assert.deepStrictEqual(far.map((t) => t.source), ["status", "status", "event"])
   })
 
-  it("reads the reconciler's Event reasons", () => {
-    assert.deepStrictEqual(parseReason("Valid"), { machine: "validation", to: "Valid" })
+  it("reads the reconciler's Event reasons: a failed state's Ready reason names its machine and state", () => {
+    assert.deepStrictEqual(parseReason("InvalidSpec"), { machine: "validation", to: "Invalid" })
     assert.deepStrictEqual(parseReason("TargetServiceOccupied"), { machine: "validation", to: "TargetServiceOccupied" })
-    assert.deepStrictEqual(parseReason("VirtualServiceHostnameOccupied"), { machine: "virtualService", to: "HostnameOccupied" })
-    assert.deepStrictEqual(parseReason("PolicyCreated"), { machine: "policy", to: "Created" })
-    assert.deepStrictEqual(parseReason("PolicyWriteFailed"), { machine: "policy", failure: "PolicyWriteFailed" })
+    assert.deepStrictEqual(parseReason("HostnameOccupied"), { machine: "virtualService", to: "HostnameOccupied" })
+    assert.deepStrictEqual(parseReason("AuthenticationFailed"), { machine: "authentication", to: "Error" })
+    assert.isUndefined(parseReason("Ready"))
     assert.isUndefined(parseReason("Scheduled"))
   })
 
@@ -191,7 +183,7 @@ describe("describe formatter", () => {
         authentication: [{ type: "JWT", jwt: { issuer: "https://accounts.google.com" } }]
       }),
       children: [virtualService(true), policy],
-      events: [event("VirtualServiceCreated", "2026-05-01T10:05:02Z", "virtualService InProgress -> Created")],
+      events: [event("Ready", "2026-05-01T10:05:02Z", "exposed without authentication")],
       now
     })
     const lines = text.split("\n")
@@ -204,10 +196,11 @@ describe("describe formatter", () => {
     has(/^Ready:\s+True {2}Ready: exposed without authentication {2}\(since 2026-05-01T10:05:02Z, 2m ago\)$/)
     has(/^ {2}MACHINE\s+STATE\s+CODE\s+FIELD\s+LAST ERROR$/)
     has(/^ {2}virtualService\s+Created\s+2\s+status\.virtualService\.code$/)
-    has(/^ {2}policy\s+NotCreated\s+-\s+status\.authenticationStatus\.code\s+\(not reported: authentication off\)$/)
+    has(/^ {2}authentication\s+Disabled\s+-\s+status\.authenticationStatus\.code\s+\(not reported: authentication off\)$/)
     has(/^ {2}VirtualService\s+orders\s+vs-uid\s+812\s+this Api\s+hosts: orders\.kyma\.local$/)
     has(/^ {2}Policy\s+orders\s+p-uid\s+813\s+this Api\s+origins: https:\/\/accounts\.google\.com, https:\/\/dex$/)
-    has(/^ {2}2m\s+2026-05-01T10:05:02Z\s+virtualService\s+InProgress -> Created\s+both$/)
+    has(/^ {2}2m\s+2026-05-01T10:05:02Z\s+virtualService\s+InProgress -> Created\s+status$/)
+    has(/^ {2}2m\s+2026-05-01T10:05:02Z\s+-\s+Ready\s+event\s+exposed without authentication$/)
     has(/^ {2}7m1s\s+2026-05-01T10:00:01Z\s+virtualService\s+NotCreated -> HostnameOccupied\s+status\s+hostname orders\.kyma\.local is already used by VirtualService other\/holder$/)
     // Columns line up: every timeline row starts its TIME column at the header's offset.
     const header = lines.findIndex((l) => /^ {2}AGE\s+TIME/.test(l))
@@ -254,10 +247,10 @@ describe("describe and diagram command lines", () => {
     assert.isTrue("text" in all && (all.text.match(/stateDiagram-v2/g) ?? []).length === 3)
     const one = out("svg", "virtualService", "HostnameOccupied")
     assert.isTrue("text" in one && /<g class="state current" data-state="HostnameOccupied"/.test(one.text))
-    const dot = out("dot", "policy", "Created")
+    const dot = out("dot", "authentication", "Created")
     assert.isTrue("text" in dot && /"Created" \[label="Created \(2\)", fillcolor=/.test(dot.text))
-    assert.deepStrictEqual(out("svg"), { error: "--format svg draws one machine: add --machine validation|virtualService|policy" })
+    assert.deepStrictEqual(out("svg"), { error: "--format svg draws one machine: add --machine validation|authentication|virtualService" })
     assert.deepStrictEqual(out("mermaid", undefined, "Created"), { error: "--highlight needs --machine" })
-    assert.match((out("mermaid", "policy", "HostnameOccupied") as { error: string }).error, /no state 'HostnameOccupied'/)
+    assert.match((out("mermaid", "authentication", "HostnameOccupied") as { error: string }).error, /no state 'HostnameOccupied'/)
   })
 })

@@ -90,7 +90,7 @@ describe("web view on the in-memory cluster", () => {
 
         const detail = yield* get(`${url}/apis/shop/orders`)
         assert.strictEqual(detail.status, 200)
-        for (const [machine, state] of [["validation", "Valid"], ["virtualService", "Created"], ["policy", "NotCreated"]]) {
+        for (const [machine, state] of [["validation", "Valid"], ["virtualService", "Created"], ["authentication", "Disabled"]]) {
           const svg = detail.body.match(new RegExp(`<svg [^>]*data-machine="${machine}"[\\s\\S]*?</svg>`))?.[0] ?? ""
           assert.match(svg, new RegExp(`<g class="state current" data-state="${state}"`), machine)
           assert.strictEqual((svg.match(/class="state current"/g) ?? []).length, 1, `one highlighted state in ${machine}`)
@@ -175,8 +175,8 @@ describe("web view on the in-memory cluster", () => {
         assert.match(blocked, /already used by VirtualService other\/holder/)
         yield* kube.delete(Kinds.VirtualService, "other", "holder")
         const freed = yield* highlighted("Created")
-        assert.match(freed, /HostnameOccupied -&gt; InProgress/)
-        // The Events the reconciler recorded reach the page too (folded into their transitions).
+        assert.match(freed, /HostnameOccupied -&gt; Created/)
+        // The Events the reconciler recorded reach the page too (the Warning folded into its transition).
         yield* eventually(
           Effect.sync(() => assert.match(stream.updates().at(-1) ?? "", /<td>both<\/td>/)),
           { live: true }

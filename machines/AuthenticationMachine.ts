@@ -1,0 +1,157 @@
+/**
+ * The Api's authentication children (SPEC 2, 4, 10): `status.authenticationStatus`. Which
+ * objects they are depends on the backend (a legacy Istio Policy, or RequestAuthentication +
+ * AuthorizationPolicy + PeerAuthentication); the machine only knows "ours", "as planned" and
+ * "in the way".
+ *
+ * Each pass feeds one `OBSERVED`; the guards below pick the state, first match wins. A state
+ * that asks for a write is transient: the reconciler runs the intent and feeds the answer back
+ * in the same pass. The VirtualService machine is stepped after this one and waits for it
+ * (secure before expose, SPEC 5).
+ */
+import { and, assign, not, or, setup, type StateValueFrom } from "xstate"
+import { boundMessage, type ChildContext, type ResourceRef, type StateMeta, type WriteOutcome } from "./Child.ts"
+
+/** What a pass observes about the authentication children. */
+export interface AuthenticationFacts {
+  /** Validation reached Valid: the plan can be trusted. */
+  readonly specUsable: boolean
+  /** Another VirtualService holds the Api's hostname: nothing new is created for it. */
+  readonly hostnameTaken: boolean
+  /** The spec asks for authentication (SPEC 4); false when the spec cannot be read. */
+  readonly wanted: boolean
+  /** Our child that status reports (the first the backend renders), when any of ours exists. */
+  readonly own: ResourceRef | null
+  /** An object we do not own sits under one of our children's names: `Kind namespace/name`. */
+  readonly foreign: string | null
+  /** Why the children cannot select their workload (missing Service, no selector), if so. */
+  readonly targetProblem: string | null
+  /** Ours are exactly the planned set: every planned child as planned, nothing left over. */
+  readonly upToDate: boolean
+}
+
+export type AuthenticationEvent = { readonly type: "OBSERVED"; readonly facts: AuthenticationFacts } | WriteOutcome
+
+const foreignMessage = (what: string) => `${what} already exists and is not managed by this Api; delete it or rename the Api`
+
+export const authenticationMachine = setup({
+  types: {
+    context: {} as ChildContext,
+    events: {} as AuthenticationEvent,
+    input: {} as ChildContext
+  },
+  guards: {
+    specBlocked: ({ event }) => event.type === "OBSERVED" && !event.facts.specUsable,
+    hostnameTaken: ({ event }) => event.type === "OBSERVED" && event.facts.hostnameTaken,
+    wanted: ({ event }) => event.type === "OBSERVED" && event.facts.wanted,
+    ownExists: ({ event }) => event.type === "OBSERVED" && event.facts.own !== null,
+    targetUnusable: ({ event }) => event.type === "OBSERVED" && event.facts.targetProblem !== null,
+    nameTaken: ({ event }) => event.type === "OBSERVED" && event.facts.foreign !== null,
+    upToDate: ({ event }) => event.type === "OBSERVED" && event.facts.upToDate,
+    retryable: ({ event }) => event.type === "WRITE_FAILED" && event.retryable
+  },
+  actions: {
+    /** Report what exists now (nothing, or ours), with no error. */
+    recordOwn: assign({
+      resource: ({ event }) => (event.type === "OBSERVED" ? event.facts.own : null),
+      lastError: null
+    }),
+    recordTargetProblem: assign({
+      resource: ({ event }) => (event.type === "OBSERVED" ? event.facts.own : null),
+      lastError: ({ event }) => (event.type === "OBSERVED" ? boundMessage(event.facts.targetProblem ?? "") : null)
+    }),
+    recordForeign: assign({
+      resource: null,
+      lastError: ({ event }) => (event.type === "OBSERVED" ? boundMessage(foreignMessage(event.facts.foreign ?? "")) : null)
+    }),
+    /** A child being written has no version to report until the server answers. */
+    forget: assign({ resource: null, lastError: null }),
+    recordApplied: assign({ resource: ({ event }) => (event.type === "APPLIED" ? event.resource : null), lastError: null }),
+    recordRetry: assign({
+      lastError: ({ event }) => (event.type === "WRITE_FAILED" ? boundMessage(`${event.message} (will retry)`) : null)
+    }),
+    recordFailure: assign({
+      lastError: ({ event }) => (event.type === "WRITE_FAILED" ? boundMessage(event.message) : null)
+    }),
+    /** Intent, run by the reconciler: create or update our children to the plan, then remove leftovers. */
+    applyAuthentication: () => {},
+    /** Intent, run by the reconciler: remove our children (authentication turned off). */
+    removeAuthentication: () => {}
+  }
+}).createMachine({
+  id: "authentication",
+  context: ({ input }) => input,
+  initial: "Disabled",
+  on: {
+    OBSERVED: [
+      {
+        guard: and([or(["specBlocked", "hostnameTaken"]), "ownExists"]),
+        target: ".Created",
+        description: "spec invalid, Service held by an older Api, or hostname taken: keep what exists",
+        actions: "recordOwn"
+      },
+      { guard: and([or(["specBlocked", "hostnameTaken"]), "wanted"]), target: ".NotCreated", actions: "recordOwn" },
+      { guard: or(["specBlocked", "hostnameTaken"]), target: ".Disabled", actions: "recordOwn" },
+      {
+        guard: and([not("wanted"), "ownExists"]),
+        target: ".Removing",
+        description: "authentication turned off",
+        actions: ["forget", "removeAuthentication"]
+      },
+      { guard: not("wanted"), target: ".Disabled", actions: "recordOwn" },
+      { guard: "targetUnusable", target: ".Error", actions: "recordTargetProblem" },
+      { guard: "nameTaken", target: ".Error", actions: "recordForeign" },
+      { guard: "upToDate", target: ".Created", actions: "recordOwn" },
+      { target: ".Applying", actions: ["forget", "applyAuthentication"] }
+    ]
+  },
+  states: {
+    Disabled: {
+      description: "Authentication is off and none of our children exist; status leaves authenticationStatus out.",
+      meta: { code: null, readiness: { kind: "ready", note: "exposed without authentication" } } satisfies StateMeta
+    },
+    NotCreated: {
+      description: "Authentication is asked for, but the spec is blocked and none of our children exist.",
+      meta: { code: 0, readiness: { kind: "waiting" } } satisfies StateMeta
+    },
+    Applying: {
+      description: "Writing our children to the plan; the server's answer decides (never stored).",
+      meta: { transient: true } satisfies StateMeta,
+      on: {
+        OBSERVED: {},
+        APPLIED: { target: "Created", actions: "recordApplied" },
+        WRITE_FAILED: [
+          { guard: "retryable", target: "InProgress", actions: "recordRetry" },
+          { target: "Error", actions: "recordFailure" }
+        ]
+      }
+    },
+    Removing: {
+      description: "Deleting our children after authentication was turned off (never stored).",
+      meta: { transient: true } satisfies StateMeta,
+      on: {
+        OBSERVED: {},
+        REMOVED: { target: "Disabled", actions: "forget" },
+        WRITE_FAILED: [
+          { guard: "retryable", target: "InProgress", actions: "recordRetry" },
+          { target: "Error", actions: "recordFailure" }
+        ]
+      }
+    },
+    InProgress: {
+      description: "A write failed in a way worth retrying; the next pass tries again (lastError says what failed).",
+      meta: { code: 1, readiness: { kind: "waiting" } } satisfies StateMeta
+    },
+    Created: {
+      description: "Our children exist as planned (or, for a blocked Api, as last planned).",
+      meta: { code: 2, readiness: { kind: "ready", note: "exposed, authentication enforced" } } satisfies StateMeta
+    },
+    Error: {
+      description: "The children cannot be written: a permanent API error, an unusable target Service, or a name taken by an object this Api does not own.",
+      meta: { code: 3, readiness: { kind: "failed", reason: "AuthenticationFailed" } } satisfies StateMeta
+    }
+  }
+})
+
+/** Every state of the machine, transient ones included. */
+export type AuthenticationState = StateValueFrom<typeof authenticationMachine>

@@ -1,0 +1,183 @@
+/**
+ * Status is a projection of the three machines (SPEC 3, 5): codes, lastErrors, resource refs,
+ * the `Ready` condition and the transition timeline all come from machine states and the
+ * per-state facts in machines/Catalog.ts, so they cannot disagree, and nothing else writes them.
+ * Also the inverse: machine states from a stored status, which is all a machine remembers.
+ */
+import type { ApiStatus, Condition, GatewayResourceStatus, ResourceRef, Transition } from "../domain/Api.ts"
+import {
+  codeOf,
+  type ContextOf,
+  catalog,
+  descriptionOf,
+  MACHINE_NAMES,
+  type MachineName,
+  readinessOf,
+  type StateOf,
+  stateForCode
+} from "../../machines/Catalog.ts"
+import type { ChildContext } from "../../machines/Child.ts"
+
+/** Where one machine stands: its state and what it remembers. */
+export interface MachineState<N extends MachineName> {
+  readonly state: StateOf<N>
+  readonly context: ContextOf<N>
+}
+
+/** Where every machine stands. */
+export type MachineStates = { readonly [N in MachineName]: MachineState<N> }
+
+export const TRANSITION_HISTORY_LIMIT = 10
+
+export const READY = "Ready"
+
+/** Ready reasons that are not a failed state's own (those come from the states' meta). */
+export const Reason = { Ready: "Ready", Pending: "Pending", InProgress: "InProgress" } as const
+
+const childContext = (s: GatewayResourceStatus | undefined): ChildContext => ({
+  lastError: s?.lastError ?? null,
+  resource: s?.resource ?? null
+})
+
+/** The machines as the stored status describes them; a missing status is the initial state. */
+export const machineStatesOf = (status: ApiStatus): MachineStates => ({
+  validation: {
+    state: stateForCode("validation", status.validationStatus),
+    context: { lastError: status.lastError ?? null }
+  },
+  authentication: {
+    state: stateForCode("authentication", status.authenticationStatus?.code),
+    context: childContext(status.authenticationStatus)
+  },
+  virtualService: {
+    state: stateForCode("virtualService", status.virtualService?.code),
+    context: childContext(status.virtualService)
+  }
+})
+
+/** What the status reports for each machine, as stored (codes may be absent). */
+export const reportedOf = (
+  status: ApiStatus
+): { readonly [N in MachineName]: { readonly code: number | undefined; readonly lastError: string | undefined; readonly resource: ResourceRef | undefined } } => ({
+  validation: { code: status.validationStatus, lastError: status.lastError, resource: undefined },
+  authentication: {
+    code: status.authenticationStatus?.code,
+    lastError: status.authenticationStatus?.lastError,
+    resource: status.authenticationStatus?.resource
+  },
+  virtualService: {
+    code: status.virtualService?.code,
+    lastError: status.virtualService?.lastError,
+    resource: status.virtualService?.resource
+  }
+})
+
+const resourceStatus = (code: number, ctx: ChildContext): GatewayResourceStatus => ({
+  code,
+  ...(ctx.lastError !== null ? { lastError: ctx.lastError } : {}),
+  ...(ctx.resource !== null ? { resource: ctx.resource } : {})
+})
+
+/**
+ * The Ready condition: the first machine (in catalog order) in a failed state explains it;
+ * else the Api waits while any machine waits; else it is Ready.
+ */
+export const readinessCondition = (m: MachineStates): Omit<Condition, "lastTransitionTime" | "observedGeneration"> => {
+  const lastErrorOf = (n: MachineName) => m[n].context.lastError
+  for (const n of MACHINE_NAMES) {
+    const r = readinessOf(n, m[n].state)
+    if (r.kind === "failed") {
+      return { type: READY, status: "False", reason: r.reason, message: lastErrorOf(n) ?? descriptionOf(n, m[n].state) ?? r.reason }
+    }
+  }
+  if (MACHINE_NAMES.some((n) => readinessOf(n, m[n].state).kind === "unknown")) {
+    return { type: READY, status: "Unknown", reason: Reason.Pending, message: "not reconciled yet" }
+  }
+  const waiting = MACHINE_NAMES.filter((n) => readinessOf(n, m[n].state).kind === "waiting")
+  if (waiting.length > 0) {
+    const errors = waiting.map(lastErrorOf).filter((e): e is string => e !== null)
+    return {
+      type: READY,
+      status: "False",
+      reason: Reason.InProgress,
+      message: `waiting for ${waiting.map((n) => catalog[n].subject).join(" and ")}${errors.length > 0 ? `: ${errors.join("; ")}` : ""}`
+    }
+  }
+  const notes = MACHINE_NAMES.flatMap((n) => {
+    const r = readinessOf(n, m[n].state)
+    return r.kind === "ready" && r.note !== undefined ? [r.note] : []
+  })
+  return { type: READY, status: "True", reason: Reason.Ready, message: notes.join("; ") || "exposed" }
+}
+
+/** cert-manager semantics: the transition time moves only when the condition's status flips. */
+const withTime = (
+  next: Omit<Condition, "lastTransitionTime" | "observedGeneration">,
+  previous: ReadonlyArray<Condition>,
+  now: string,
+  generation: number | undefined
+): Condition => {
+  const before = previous.find((c) => c.type === next.type)
+  return {
+    ...next,
+    lastTransitionTime: before !== undefined && before.status === next.status ? before.lastTransitionTime : now,
+    ...(generation !== undefined ? { observedGeneration: generation } : {})
+  }
+}
+
+/** Net state changes between two points of a pass, in catalog order. */
+export const transitionsBetween = (before: MachineStates, after: MachineStates, now: string): ReadonlyArray<Transition> =>
+  MACHINE_NAMES.flatMap((n) => {
+    if (before[n].state === after[n].state) return []
+    const message = after[n].context.lastError
+    return [{ machine: n, from: before[n].state, to: after[n].state, at: now, ...(message !== null ? { message } : {}) }]
+  })
+
+export interface ProjectionInput {
+  readonly machines: MachineStates
+  readonly generation: number | undefined
+  readonly previous: ApiStatus
+  readonly transitions: ReadonlyArray<Transition>
+  readonly now: string
+}
+
+export const projectStatus = (input: ProjectionInput): ApiStatus => {
+  const { machines: m, previous } = input
+  const others = (previous.conditions ?? []).filter((c) => c.type !== READY)
+  const history = [...(previous.transitions ?? []), ...input.transitions].slice(-TRANSITION_HISTORY_LIMIT)
+  const authCode = codeOf("authentication", m.authentication.state)
+  return {
+    validationStatus: codeOf("validation", m.validation.state) ?? 0,
+    ...(m.validation.context.lastError !== null ? { lastError: m.validation.context.lastError } : {}),
+    virtualService: resourceStatus(codeOf("virtualService", m.virtualService.state) ?? 0, m.virtualService.context),
+    // authenticationStatus is reported only while authentication is on or its children still exist.
+    ...(authCode !== null ? { authenticationStatus: resourceStatus(authCode, m.authentication.context) } : {}),
+    ...(input.generation !== undefined ? { observedGeneration: input.generation } : {}),
+    conditions: [withTime(readinessCondition(m), previous.conditions ?? [], input.now, input.generation), ...others],
+    ...(history.length > 0 ? { transitions: history } : {})
+  }
+}
+
+/** What an Event reports: a kind of moment in the Api's life (SPEC 8). */
+export interface ReadyEvent {
+  readonly type: "Normal" | "Warning"
+  readonly reason: string
+  readonly message: string
+}
+
+/**
+ * The Event a change of the Ready condition deserves (SPEC 8, revised): one Normal Event when
+ * the Api becomes Ready, one Warning when it enters a failure or conflict (a failed state's
+ * reason), nothing while it only waits or when nothing changed.
+ */
+export const readyEvent = (previous: Condition | undefined, next: Condition): ReadyEvent | undefined => {
+  const same = previous !== undefined && previous.status === next.status && previous.reason === next.reason &&
+    previous.message === next.message
+  if (same) return undefined
+  if (next.status === "True") return { type: "Normal", reason: next.reason, message: next.message }
+  const failure = next.reason !== Reason.InProgress && next.reason !== Reason.Pending
+  return failure ? { type: "Warning", reason: next.reason, message: next.message } : undefined
+}
+
+export const readyConditionOf = (status: ApiStatus): Condition | undefined =>
+  (status.conditions ?? []).find((c) => c.type === READY)
