@@ -90,19 +90,48 @@ export const authenticationMachine = setup({
         description: "spec invalid, Service held by an older Api, or hostname taken: keep what exists",
         actions: "recordOwn"
       },
-      { guard: and([or(["specBlocked", "hostnameTaken"]), "wanted"]), target: ".NotCreated", actions: "recordOwn" },
-      { guard: or(["specBlocked", "hostnameTaken"]), target: ".Disabled", actions: "recordOwn" },
+      {
+        guard: and([or(["specBlocked", "hostnameTaken"]), "wanted"]),
+        target: ".NotCreated",
+        description: "blocked, authentication asked for, nothing of ours to keep",
+        actions: "recordOwn"
+      },
+      {
+        guard: or(["specBlocked", "hostnameTaken"]),
+        target: ".Disabled",
+        description: "blocked, and the spec does not ask for authentication",
+        actions: "recordOwn"
+      },
       {
         guard: and([not("wanted"), "ownExists"]),
         target: ".Removing",
         description: "authentication turned off",
         actions: ["forget", "removeAuthentication"]
       },
-      { guard: not("wanted"), target: ".Disabled", actions: "recordOwn" },
-      { guard: "targetUnusable", target: ".Error", actions: "recordTargetProblem" },
-      { guard: "nameTaken", target: ".Error", actions: "recordForeign" },
-      { guard: "upToDate", target: ".Created", actions: "recordOwn" },
-      { target: ".Applying", actions: ["forget", "applyAuthentication"] }
+      { guard: not("wanted"), target: ".Disabled", description: "authentication off, nothing of ours left", actions: "recordOwn" },
+      {
+        guard: "targetUnusable",
+        target: ".Error",
+        description: "the target Service is missing or has no selector (istio-security): lastError names it",
+        actions: "recordTargetProblem"
+      },
+      {
+        guard: "nameTaken",
+        target: ".Error",
+        description: "an object we do not own has one of our names: never overwritten",
+        actions: "recordForeign"
+      },
+      {
+        guard: "upToDate",
+        target: ".Created",
+        description: "ours are exactly the planned set: nothing to write",
+        actions: "recordOwn"
+      },
+      {
+        target: ".Applying",
+        description: "create or update ours to the plan, then remove leftovers (e.g. the other backend's)",
+        actions: ["forget", "applyAuthentication"]
+      }
     ]
   },
   states: {

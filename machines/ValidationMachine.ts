@@ -65,7 +65,7 @@ export const validationMachine = setup({
         description: "an older Api in the namespace targets the same Service",
         actions: "recordHolder"
       },
-      { target: ".Valid", actions: "clearError" }
+      { target: ".Valid", description: "valid, and this Api holds its target Service", actions: "clearError" }
     ]
   },
   states: {

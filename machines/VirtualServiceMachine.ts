@@ -113,8 +113,18 @@ export const virtualServiceMachine = setup({
         description: "an older VirtualService serves the host: ours goes at once",
         actions: ["recordHolder", "withdrawVirtualService"]
       },
-      { guard: "hostnameTaken", target: ".HostnameOccupied", actions: "recordHolder" },
-      { guard: and(["specBlocked", not("ownExists")]), target: ".NotCreated", actions: "recordOwn" },
+      {
+        guard: "hostnameTaken",
+        target: ".HostnameOccupied",
+        description: "an older VirtualService serves the host and none of ours does: lastError names it",
+        actions: "recordHolder"
+      },
+      {
+        guard: and(["specBlocked", not("ownExists")]),
+        target: ".NotCreated",
+        description: "spec invalid or Service held by an older Api, and nothing of ours to keep",
+        actions: "recordOwn"
+      },
       {
         guard: "authenticationRetrying",
         target: ".InProgress",
@@ -133,9 +143,18 @@ export const virtualServiceMachine = setup({
         description: "spec invalid or Service held by an older Api: keep the last good VirtualService serving",
         actions: "recordOwn"
       },
-      { guard: "nameTaken", target: ".Error", actions: "recordForeign" },
-      { guard: "upToDate", target: ".Created", actions: "recordOwn" },
-      { target: ".Applying", actions: ["forget", "applyVirtualService"] }
+      {
+        guard: "nameTaken",
+        target: ".Error",
+        description: "an object we do not own has our name: never overwritten",
+        actions: "recordForeign"
+      },
+      { guard: "upToDate", target: ".Created", description: "ours exists as planned: nothing to write", actions: "recordOwn" },
+      {
+        target: ".Applying",
+        description: "create ours, or put it back to the plan (spec changed, edited by hand)",
+        actions: ["forget", "applyVirtualService"]
+      }
     ]
   },
   states: {

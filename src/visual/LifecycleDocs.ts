@@ -39,6 +39,19 @@ const enteredOn = (entry: MachineEntry, state: string): string => {
   return parts.length > 0 ? parts.join("; ") : "never (unreachable)"
 }
 
+/** The machine's root `OBSERVED` transitions in the order xstate tries them, as a numbered list. */
+const rulesOf = (entry: MachineEntry): ReadonlyArray<string> => {
+  const graph = graphOf(entry)
+  const roots = new Set(graph.anySources.map((a) => a.id))
+  return graph.transitions
+    .filter((t) => roots.has(t.source) && t.event === "OBSERVED")
+    .map((t, i) =>
+      `${i + 1}. ${t.guard !== null ? code(t.guard) : "otherwise"} → **${t.target}**` +
+      (t.intents.length > 0 ? ` / ${t.intents.map(code).join(", ")}` : "") +
+      (t.description !== undefined ? `: ${t.description}` : "")
+    )
+}
+
 /** The text of docs/lifecycle.md. */
 export const lifecycleMarkdown = (catalog: ReadonlyArray<MachineEntry> = machineCatalog): string => {
   const meaningOf = new Map(codeMeanings.map((c) => [c.code, c.meaning]))
@@ -47,10 +60,14 @@ export const lifecycleMarkdown = (catalog: ReadonlyArray<MachineEntry> = machine
     "",
     `<!-- Generated from machines/ by \`${writeDocsCommand}\`; do not edit by hand. test/visual/Diagram.test.ts fails when it no longer matches the machines. -->`,
     "",
-    "Each Api is driven by explicit state machines (xstate, in `machines/`; SPEC 5). Every state projects to",
-    "exactly one status code, and a code changes only through a transition of its machine. Each",
-    "reconciliation pass observes the cluster once and feeds every machine one event; the intents on a",
-    "transition (such as `applyVirtualService`) are the writes the reconciler then makes.",
+    "Each Api is driven by explicit state machines (xstate, in `machines/`; SPEC 5). Every stored state",
+    "projects to one status code, and a code changes only through a transition of its machine. Each",
+    "reconciliation pass gathers the facts once and feeds every machine one `OBSERVED` event, in the order",
+    "below (authentication before the VirtualService: secure before expose). The machine's guards, tried in",
+    "order, pick the state: the rules are listed under each machine. A state that asks for a write",
+    "(`Applying`, `Removing`, `Withdrawing`) lasts only within the pass: the reconciler runs the intent and",
+    "feeds the server's answer back (`APPLIED`, `REMOVED`, `WRITE_FAILED`), so a write the server accepted is",
+    "confirmed by its response and never stored as in progress.",
     "",
     "| Machine | Drives | About | Defined in |",
     "| --- | --- | --- | --- |",
@@ -66,7 +83,8 @@ export const lifecycleMarkdown = (catalog: ReadonlyArray<MachineEntry> = machine
     "",
     "## Reading the diagrams",
     "",
-    "- A state reads `Name (code)`: the status code it projects to. The dot (`[*]`) points at the initial state.",
+    "- A state reads `Name (code)`: the status code it projects to (`not reported`: the status field is left",
+    "  out; `within a pass`: a transient state, never stored). The dot (`[*]`) points at the initial state.",
     "- An edge reads `EVENT [guard] / intent`. `[else]` marks the fallback taken when the guarded edge for the",
     "  same event does not apply. Intents are the writes the reconciler carries out; actions that only record",
     "  `lastError` or `resource` are not drawn.",
@@ -81,6 +99,10 @@ export const lifecycleMarkdown = (catalog: ReadonlyArray<MachineEntry> = machine
       `## ${entry.name}`,
       "",
       `Drives ${code(entry.statusField)}: ${entry.summary}. Defined in ${code(entry.source)}.`,
+      "",
+      "Each pass, `OBSERVED` tries these rules in order; the first whose guard holds decides:",
+      "",
+      ...rulesOf(entry),
       "",
       "```mermaid",
       toMermaid(entry).trimEnd(),
