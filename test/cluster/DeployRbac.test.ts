@@ -163,7 +163,7 @@ describe("the controller with deploy/'s ServiceAccount and RBAC", () => {
       assert.strictEqual(status.virtualService?.code, 2)
       assert.strictEqual(status.authenticationStatus?.code, 2)
       const api = yield* kube.get(Kinds.Api, apps, "orders")
-      assert.include(api.metadata.finalizers ?? [], "gateway.kyma-project.io/api-controller", "finalizer added (patch apis)")
+      assert.isUndefined(api.metadata.finalizers, "no finalizer: children are garbage-collected")
       for (const kind of [Kinds.VirtualService, Kinds.Policy]) {
         const child = yield* kube.get(kind, apps, "orders")
         assert.strictEqual(child.metadata.ownerReferences?.[0]?.uid, api.metadata.uid, `${kind.kind} owned by the Api`)
@@ -173,7 +173,7 @@ describe("the controller with deploy/'s ServiceAccount and RBAC", () => {
       const lease = yield* kube.get(Kinds.Lease, ns, "api-controller")
       assert.strictEqual((lease["spec"] as { holderIdentity?: string }).holderIdentity, identity, "the Lease in its own namespace")
 
-      // Deletion: children removed, then the finalizer, so the Api goes.
+      // Deletion: the Api goes at once; garbage collection takes its owned children.
       yield* kube.delete(Kinds.Api, apps, "orders")
       yield* eventually(
         Effect.gen(function*() {
@@ -220,7 +220,7 @@ describe("the controller with deploy/'s ServiceAccount and RBAC", () => {
       yield* missing(Kinds.VirtualService, apps, "orders")
     }).pipe(Effect.scoped, Effect.provide(liveKubeApi())), 90_000)
 
-  it.live("its ServiceAccount may do what the controller calls and nothing on Secrets, Pods, Services or CRDs", () =>
+  it.live("its ServiceAccount may do what the controller calls: nothing on Secrets, Pods or CRDs, only read Services", () =>
     Effect.gen(function*() {
       const ns = yield* testNamespace("deploy-can-i")
       yield* installRbac(ns)
@@ -239,12 +239,15 @@ describe("the controller with deploy/'s ServiceAccount and RBAC", () => {
         ["patch", "apis.gateway.kyma-project.io#status"], ["update", "apis.gateway.kyma-project.io#finalizers"],
         ["create", "virtualservices.networking.istio.io"], ["update", "virtualservices.networking.istio.io"],
         ["delete", "virtualservices.networking.istio.io"], ["watch", "policies.authentication.istio.io"],
-        ["create", "policies.authentication.istio.io"], ["create", "events"]
+        ["create", "policies.authentication.istio.io"], ["create", "events"], ["patch", "events"],
+        ["create", "requestauthentications.security.istio.io"], ["watch", "authorizationpolicies.security.istio.io"],
+        ["delete", "peerauthentications.security.istio.io"], ["list", "services"], ["watch", "services"]
       ] as const
       const refused = [
-        ["get", "secrets"], ["list", "secrets"], ["get", "pods"], ["list", "services"], ["create", "customresourcedefinitions"],
+        ["get", "secrets"], ["list", "secrets"], ["get", "pods"], ["get", "services"], ["create", "services"],
+        ["update", "services"], ["create", "customresourcedefinitions"],
         ["update", "apis.gateway.kyma-project.io"], ["create", "apis.gateway.kyma-project.io"], ["delete", "apis.gateway.kyma-project.io"],
-        ["update", "apis.gateway.kyma-project.io#status"], ["patch", "events"], ["list", "namespaces"], ["create", "leases"],
+        ["update", "apis.gateway.kyma-project.io#status"], ["list", "namespaces"], ["create", "leases"],
         ["get", "virtualservices.networking.istio.io"], ["patch", "virtualservices.networking.istio.io"]
       ] as const
       for (const [verb, resource] of allowed) assert.isTrue(yield* can(verb, resource), `${verb} ${resource}`)

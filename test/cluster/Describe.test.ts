@@ -75,23 +75,22 @@ describe("describe on a real kube-apiserver", () => {
       line(text, /^ {2}authentication:\s+JWT, 1 rule\(s\): https:\/\/accounts\.google\.com$/)
       line(text, /^ {2}validation\s+Valid\s+2\s+status\.validationStatus$/)
       line(text, /^ {2}virtualService\s+Created\s+2\s+status\.virtualService\.code$/)
-      line(text, /^ {2}policy\s+Created\s+2\s+status\.authenticationStatus\.code$/)
+      line(text, /^ {2}authentication\s+Created\s+2\s+status\.authenticationStatus\.code$/)
       line(text, new RegExp(`^ {2}VirtualService\\s+orders\\s+${vs.metadata.uid}\\s+${vs.metadata.resourceVersion}\\s+this Api\\s+hosts: ${host}\\.kyma\\.local$`))
       line(text, new RegExp(`^ {2}Policy\\s+orders\\s+${policy.metadata.uid}\\s+${policy.metadata.resourceVersion}\\s+this Api\\s+origins: https://accounts\\.google\\.com$`))
-      // Each step once: the Events the reconciler recorded are folded into the kept transitions.
-      line(text, /\s+validation\s+Pending -> Valid\s+both(\s|$)/)
-      line(text, /\s+virtualService\s+NotCreated -> InProgress\s+both(\s|$)/)
-      line(text, /\s+virtualService\s+InProgress -> Created\s+both(\s|$)/)
-      line(text, /\s+policy\s+NotCreated -> InProgress\s+both(\s|$)/)
-      line(text, /\s+policy\s+InProgress -> Created\s+both(\s|$)/)
-      assert.notMatch(text, /\s+event\s/, "no Event left over beside its transition")
+      // One pass: each machine's one step, then the one Ready Event (SPEC 8).
+      line(text, /\s+validation\s+Pending -> Valid\s+status(\s|$)/)
+      line(text, /\s+authentication\s+Disabled -> Created\s+status(\s|$)/)
+      line(text, /\s+virtualService\s+NotCreated -> Created\s+status(\s|$)/)
+      line(text, /\s+-\s+Ready\s+event\s+exposed, authentication enforced$/)
+      assert.strictEqual(text.split("\n").filter((l) => /\s+event\s/.test(l)).length, 1, "one Event for a new Api")
 
       // The same through the command line a user types.
       const run = yield* cli("describe", `${namespace}/orders`, "--kubeconfig", kubeconfigPath())
       assert.strictEqual(run.code, 0, run.stderr)
       line(run.stdout, /^ {2}virtualService\s+Created\s+2\s+status\.virtualService\.code$/)
       line(run.stdout, new RegExp(`^ {2}VirtualService\\s+orders\\s+${vs.metadata.uid}\\s`))
-      line(run.stdout, /\s+policy\s+InProgress -> Created\s+both(\s|$)/)
+      line(run.stdout, /\s+authentication\s+Disabled -> Created\s+status(\s|$)/)
 
       const missing = yield* cli("describe", `${namespace}/nothing`, "--kubeconfig", kubeconfigPath())
       assert.strictEqual(missing.code, 1)
@@ -123,7 +122,7 @@ describe("describe on a real kube-apiserver", () => {
         yield* eventually(
           Effect.gen(function*() {
             const events = (yield* kube.list(Kinds.Event, { namespace })).items
-            assert.isTrue(events.some((e) => e["reason"] === "VirtualServiceHostnameOccupied"))
+            assert.isTrue(events.some((e) => e["reason"] === "HostnameOccupied"))
           }),
           { live: true }
         )
