@@ -17,7 +17,8 @@ import { readFileSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { stringify } from "yaml"
-import { ApiSpec, ApiStatus, DNS_LABEL } from "../src/domain/Api.ts"
+import { ApiSpec, ApiStatus } from "../src/domain/Api.ts"
+import { DNS_LABEL } from "../src/domain/Names.ts"
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 export const CRD_FILE = join(REPO_ROOT, "deploy/crd/apis.gateway.kyma-project.io.yaml")

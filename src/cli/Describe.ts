@@ -7,9 +7,10 @@
 import { Clock, Console, Data, Effect, Option } from "effect"
 import { Argument, Flag } from "effect/cli"
 import { Kinds, type KubeObject, type ResourceKind } from "../domain/Kube.ts"
-import { KubeApi, type KubeApiError } from "../k8s/KubeApi.ts"
+import { KubeApi, orAbsent } from "../k8s/KubeApi.ts"
 import { KubeApiLive } from "../k8s/KubeApiLive.ts"
 import { ALL_AUTHENTICATION_KINDS, BACKENDS } from "../controller/Settings.ts"
+import { DNS_LABEL, DNS_SUBDOMAIN } from "../domain/Names.ts"
 import { describeText } from "../visual/Describe.ts"
 
 /** What AUTH_BACKEND=auto picks on this cluster, from the kinds it serves (SPEC 10). */
@@ -33,15 +34,11 @@ export class DescribeError extends Data.TaggedError("DescribeError")<{
 /** `shop/orders` -> namespace and name; anything else is a usage error. */
 export const parseApiRef = (ref: string): { readonly namespace: string; readonly name: string } | DescribeError => {
   const parts = ref.split("/")
-  const label = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/
-  if (parts.length !== 2 || !label.test(parts[0] ?? "") || !label.test(parts[1] ?? "")) {
+  if (parts.length !== 2 || !DNS_LABEL.test(parts[0] ?? "") || !DNS_SUBDOMAIN.test(parts[1] ?? "")) {
     return new DescribeError({ message: `expected <namespace>/<name>, e.g. shop/orders; got ${JSON.stringify(ref)}`, exitCode: 2 })
   }
   return { namespace: parts[0]!, name: parts[1]! }
 }
-
-const orUndefined = <A>(e: Effect.Effect<A, KubeApiError>): Effect.Effect<A | undefined, KubeApiError> =>
-  Effect.catchIf(e, (err) => err.reason === "NotFound", () => Effect.succeed(undefined))
 
 /** The describe text of one Api, read from the cluster now. */
 export const describeApi = Effect.fn("cli.describeApi")(function*(namespace: string, name: string) {
@@ -64,7 +61,7 @@ export const describeApi = Effect.fn("cli.describeApi")(function*(namespace: str
   const kinds = served.filter((k) => !(k === Kinds.VirtualService && served.includes(Kinds.VirtualServiceV1)))
   const backend = discoveredBackend(served)
   for (const kind of kinds) {
-    const child = yield* Effect.result(orUndefined(kube.get(kind, namespace, name)))
+    const child = yield* Effect.result(orAbsent(kube.get(kind, namespace, name)))
     if (child._tag === "Failure") notes.push(`(${kind.kind} ${namespace}/${name} could not be read: ${child.failure.message})`)
     else if (child.success !== undefined) children.push(child.success)
   }

@@ -7,7 +7,7 @@
 import { Context, Effect, Layer } from "effect"
 import type { KubeObject, ResourceKind } from "../domain/Kube.ts"
 import { Kinds } from "../domain/Kube.ts"
-import { KubeApi, type KubeApiError } from "../k8s/KubeApi.ts"
+import { KubeApi, type KubeApiError, orAbsent } from "../k8s/KubeApi.ts"
 import { servesHost, targetServiceOf } from "../plan/Claims.ts"
 
 export class ClusterView extends Context.Service<ClusterView, {
@@ -23,10 +23,7 @@ export class ClusterView extends Context.Service<ClusterView, {
     Effect.gen(function*() {
       const kube = yield* KubeApi
       return ClusterView.of({
-        get: (kind, namespace, name) =>
-          kube.get(kind, namespace, name).pipe(
-            Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(undefined))
-          ),
+        get: (kind, namespace, name) => orAbsent(kube.get(kind, namespace, name)),
         virtualServicesForHost: (fqdn) =>
           Effect.map(kube.list(Kinds.VirtualService), (l) => l.items.filter((vs) => servesHost(vs, fqdn))),
         apisForService: (namespace, service) =>

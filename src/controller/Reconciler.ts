@@ -19,7 +19,7 @@ import { LEGACY_FINALIZER, ApiObject } from "../domain/Api.ts"
 import { apiVersionOf, Kinds, type KubeObject, type ObjectKey, type ResourceKind, splitKey } from "../domain/Kube.ts"
 import { diffMergePatch } from "../domain/MergePatch.ts"
 import { EventRecorder } from "../k8s/EventRecorder.ts"
-import { KubeApi, type KubeApiError } from "../k8s/KubeApi.ts"
+import { KubeApi, type KubeApiError, orAbsent } from "../k8s/KubeApi.ts"
 import type { Observation, ObservedChild } from "../lifecycle/Observation.ts"
 import { type ChildWrite, runPass, type WriteFailure } from "../lifecycle/Pass.ts"
 import { claimsOf, servesHost } from "../plan/Claims.ts"
@@ -155,11 +155,8 @@ export class Reconciler extends Context.Service<Reconciler, {
           ? kube.create(w.kind, w.object)
           : w.op === "update"
           ? kube.replace(w.kind, w.object)
-          : kube.delete(w.kind, w.namespace, w.name, { uid: w.uid }).pipe(
-            // Already gone is what we wanted (SPEC 8).
-            Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void),
-            Effect.as(undefined)
-          )
+          // Already gone is what we wanted (SPEC 8).
+          : Effect.as(orAbsent(kube.delete(w.kind, w.namespace, w.name, { uid: w.uid })), undefined)
         return sent.pipe(
           Effect.tap((o) => Effect.sync(() => record(o))),
           Effect.tapError((e) => Effect.logWarning("child write failed", { op: w.op, kind: w.kind.kind, error: e.message })),
@@ -171,9 +168,9 @@ export class Reconciler extends Context.Service<Reconciler, {
       const dropLegacyFinalizer = Effect.fn("Reconciler.dropLegacyFinalizer")(function*(api: ApiObject) {
         const finalizers = api.metadata.finalizers ?? []
         if (!finalizers.includes(LEGACY_FINALIZER)) return api
-        const patched = yield* kube.patch(Kinds.Api, api.metadata.namespace!, api.metadata.name, {
+        const patched = yield* orAbsent(kube.patch(Kinds.Api, api.metadata.namespace!, api.metadata.name, {
           metadata: { resourceVersion: api.metadata.resourceVersion, finalizers: finalizers.filter((f) => f !== LEGACY_FINALIZER) }
-        }).pipe(Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(undefined)))
+        }))
         yield* Effect.logInfo("removed the finalizer of an earlier version; children are garbage-collected now")
         return patched === undefined ? api : Option.getOrElse(decodeApi(patched), () => api)
       })

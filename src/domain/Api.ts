@@ -5,15 +5,12 @@
  */
 import { Option, Result, Schema } from "effect"
 import { ObjectMeta } from "./Kube.ts"
+import { DNS_LABEL, HOST_NAME } from "./Names.ts"
 import { type Problem, problemsOf } from "./Problems.ts"
 
 // ---------------------------------------------------------------------------------------------
 // spec
 
-/** RFC 1123 label: what Kubernetes accepts as a Service name. */
-export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
-/** One or more dot-separated labels; case is ignored when hosts are compared. */
-export const DNS_NAME = /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$/
 
 const ServiceName = Schema.String.pipe(
   Schema.check(Schema.isMaxLength(63), Schema.isPattern(DNS_LABEL))
@@ -25,7 +22,7 @@ const Port = Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 1, maximum
 
 const Hostname = Schema.String.pipe(Schema.check(
   Schema.isMaxLength(253),
-  Schema.isPattern(DNS_NAME),
+  Schema.isPattern(HOST_NAME),
   // DNS caps each label at 63 characters; a longer one would only fail later, at Istio.
   Schema.makeFilter((h: string) => h.split(".").every((label) => label.length <= 63))
 )).annotate({

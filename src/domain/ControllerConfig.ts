@@ -4,6 +4,7 @@
  * clear line naming the variable.
  */
 import { Result, Schema } from "effect"
+import { DNS_LABEL, DNS_SUBDOMAIN, GATEWAY_REF, isAbsoluteHttpUrl } from "./Names.ts"
 import { type Problem, problemsOf } from "./Problems.ts"
 
 export const BlacklistedService = Schema.Struct({ name: Schema.String, namespace: Schema.String })
@@ -57,19 +58,6 @@ export const ENV = {
 export const splitList = (raw: string | undefined): ReadonlyArray<string> =>
   raw === undefined ? [] : raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
 
-const HOST = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
-const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
-/** What Istio accepts in `gateways`: a host name, optionally `<namespace>/` first. */
-const GATEWAY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
-
-const isHttpUrl = (s: string): boolean => {
-  try {
-    const u = new URL(s)
-    return (u.protocol === "http:" || u.protocol === "https:") && u.host !== ""
-  } catch {
-    return false
-  }
-}
 
 const LOG_LEVELS: Record<string, LogLevel> = {
   trace: "Trace",
@@ -96,22 +84,22 @@ export const parseControllerConfig = (env: Env): Result.Result<ControllerConfig,
   }
 
   const domainName = required(ENV.domainName, "the cluster domain, e.g. kyma.local").toLowerCase().replace(/^\./, "")
-  if (domainName !== "" && !HOST.test(domainName)) {
+  if (domainName !== "" && !DNS_SUBDOMAIN.test(domainName)) {
     problems.push({ path: ENV.domainName, message: `expected a DNS domain such as kyma.local, got ${JSON.stringify(domainName)}` })
   }
   const gatewayFqdn = required(ENV.gatewayFqdn, "the Istio gateway, e.g. kyma-gateway.kyma-system.svc.cluster.local")
-  if (gatewayFqdn !== "" && !GATEWAY.test(gatewayFqdn)) {
+  if (gatewayFqdn !== "" && !GATEWAY_REF.test(gatewayFqdn)) {
     problems.push({
       path: ENV.gatewayFqdn,
       message: `expected a gateway host such as kyma-gateway.kyma-system.svc.cluster.local, got ${JSON.stringify(gatewayFqdn)}`
     })
   }
   const defaultIssuer = required(ENV.defaultIssuer, "the JWT issuer used when authentication is on without rules")
-  if (defaultIssuer !== "" && !isHttpUrl(defaultIssuer)) {
+  if (defaultIssuer !== "" && !isAbsoluteHttpUrl(defaultIssuer)) {
     problems.push({ path: ENV.defaultIssuer, message: `expected an absolute http(s) URL, got ${JSON.stringify(defaultIssuer)}` })
   }
   const defaultJwksUri = required(ENV.defaultJwksUri, "the JWKS URL of the default issuer")
-  if (defaultJwksUri !== "" && !isHttpUrl(defaultJwksUri)) {
+  if (defaultJwksUri !== "" && !isAbsoluteHttpUrl(defaultJwksUri)) {
     problems.push({ path: ENV.defaultJwksUri, message: `expected an absolute http(s) URL, got ${JSON.stringify(defaultJwksUri)}` })
   }
 
@@ -135,7 +123,7 @@ export const parseControllerConfig = (env: Env): Result.Result<ControllerConfig,
   for (const item of splitList(env[ENV.blacklistedServices])) {
     const parts = item.split(".")
     const [name, namespace] = parts
-    if (parts.length === 2 && name !== undefined && namespace !== undefined && LABEL.test(name) && LABEL.test(namespace)) {
+    if (parts.length === 2 && name !== undefined && namespace !== undefined && DNS_LABEL.test(name) && DNS_LABEL.test(namespace)) {
       blacklistedServices.push({ name, namespace })
     } else malformed.push(JSON.stringify(item))
   }

@@ -7,7 +7,7 @@
  */
 import { Clock, Context, Effect, Layer, Queue } from "effect"
 import { Kinds, type KubeObject } from "../domain/Kube.ts"
-import { KubeApi } from "./KubeApi.ts"
+import { KubeApi, orAbsent } from "./KubeApi.ts"
 
 export type EventType = "Normal" | "Warning"
 
@@ -58,11 +58,11 @@ export class EventRecorder extends Context.Service<EventRecorder, {
         const previous = sent.get(key)
         if (previous !== undefined) {
           previous.count++
-          const updated = yield* kube.patch(Kinds.Event, previous.namespace, previous.name, {
+          const updated = yield* orAbsent(kube.patch(Kinds.Event, previous.namespace, previous.name, {
             count: previous.count,
             lastTimestamp: at
-          }).pipe(Effect.as(true), Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(false)))
-          if (updated) return
+          }))
+          if (updated !== undefined) return
           sent.delete(key) // expired on the server (Events live an hour): write a new one
         }
         counter = (counter + 1) % 1_000_000

@@ -7,7 +7,7 @@
  * Objects cross this boundary as JSON (`KubeObject`); callers decode the parts they need with
  * their own schemas.
  */
-import { Context, Schema } from "effect"
+import { Context, Effect as EffectRuntime, Schema } from "effect"
 import type { Effect, Stream } from "effect"
 import type { KubeObject, ResourceKind } from "../domain/Kube.ts"
 
@@ -102,6 +102,13 @@ export interface DeleteOptions {
   /** Delete only this incarnation of the object (precondition on uid). */
   readonly uid?: string
 }
+
+/**
+ * Not found is absent: the object (or nothing) for a read, nothing for a delete that finds the
+ * object already gone (SPEC 8). The one place a 404 is turned into "there is none".
+ */
+export const orAbsent = <A, R>(call: Effect.Effect<A, KubeApiError, R>): Effect.Effect<A | undefined, KubeApiError, R> =>
+  EffectRuntime.catchIf(call, (e) => e.reason === "NotFound", () => EffectRuntime.succeed(undefined))
 
 /** RFC 7386 JSON merge patch: `null` removes a key. Include metadata.resourceVersion to make it conditional. */
 export type MergePatch = Readonly<Record<string, unknown>>

@@ -6,20 +6,11 @@
 import { Result } from "effect"
 import { type ApiSpec, decodeSpec, EXCLUDED_PATH_KINDS } from "../domain/Api.ts"
 import type { ControllerConfig } from "../domain/ControllerConfig.ts"
+import { isAbsoluteHttpUrl } from "../domain/Names.ts"
 import { formatProblems, type Problem } from "../domain/Problems.ts"
 import type { AuthenticationBackend } from "./AuthenticationBackend.ts"
 import { hostnameProblem } from "./Hostname.ts"
 
-const isAbsoluteHttpUrl = (s: string): boolean => {
-  // `https:host` parses too (WHATWG URLs are forgiving); an absolute URL spells out `//`.
-  if (!/^https?:\/\//i.test(s)) return false
-  try {
-    const u = new URL(s)
-    return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== ""
-  } catch {
-    return false
-  }
-}
 
 const regexProblem = (source: string): string | undefined => {
   try {

@@ -15,7 +15,7 @@ import { LeaderElection, type LeaderElectionConfig } from "../../src/controller/
 import { decodeStatus } from "../../src/domain/Api.ts"
 import { Kinds, type KubeObject } from "../../src/domain/Kube.ts"
 import { makeRequestTally } from "../../src/k8s/InstrumentedKubeApi.ts"
-import { KubeApi } from "../../src/k8s/KubeApi.ts"
+import { KubeApi, orAbsent } from "../../src/k8s/KubeApi.ts"
 import { appWith } from "../../src/runtime/App.ts"
 import * as Logging from "../../src/runtime/Logging.ts"
 import * as Metrics from "../../src/runtime/Metrics.ts"
@@ -167,9 +167,7 @@ const apiStatus = (namespace: string, name: string) =>
   )
 
 const getOrUndefined = (kind: typeof Kinds.VirtualService | typeof Kinds.Policy | typeof Kinds.Api, namespace: string, name: string) =>
-  Effect.flatMap(Effect.service(KubeApi), (kube) => kube.get(kind, namespace, name)).pipe(
-    Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(undefined))
-  )
+  Effect.flatMap(Effect.service(KubeApi), (kube) => orAbsent(kube.get(kind, namespace, name)))
 
 const hostsOf = (vs: KubeObject | undefined) => (vs?.["spec"] as { hosts?: ReadonlyArray<string> } | undefined)?.hosts
 

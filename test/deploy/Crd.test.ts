@@ -7,7 +7,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
 import { readFileSync } from "node:fs"
 import { parse } from "yaml"
-import { ApiSpec, DNS_LABEL, DNS_NAME } from "../../src/domain/Api.ts"
+import { ApiSpec } from "../../src/domain/Api.ts"
+import { DNS_LABEL, HOST_NAME } from "../../src/domain/Names.ts"
 import {
   ADMISSION_ONLY,
   CRD_FILE,
@@ -46,7 +47,7 @@ describe("the Api CRD", () => {
     assert.deepStrictEqual(at(schema, "spec.service")?.required, ["name", "port"])
     assert.deepInclude(at(schema, "spec.service.port"), { type: "integer", minimum: 1, maximum: 65535 })
     assert.deepInclude(at(schema, "spec.service.name"), { maxLength: 63, pattern: DNS_LABEL.source })
-    assert.deepInclude(at(schema, "spec.hostname"), { maxLength: 253, pattern: DNS_NAME.source })
+    assert.deepInclude(at(schema, "spec.hostname"), { maxLength: 253, pattern: HOST_NAME.source })
     assert.deepStrictEqual(at(schema, "spec.authentication[]")?.required, ["type"])
     assert.deepStrictEqual(at(schema, "spec.authentication[].jwt")?.required, ["issuer", "jwksUri"])
     assert.strictEqual(at(schema, "spec.authentication[].jwt.issuer")?.minLength, 1)

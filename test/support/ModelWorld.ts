@@ -23,7 +23,7 @@ import { Settings } from "../../src/controller/Settings.ts"
 import { type GatewayResourceStatus, decodeStatus } from "../../src/domain/Api.ts"
 import { Kinds, type KubeObject, objectKey, type ResourceKind } from "../../src/domain/Kube.ts"
 import { EventRecorder } from "../../src/k8s/EventRecorder.ts"
-import { KubeApi, type KubeApiErrorReason } from "../../src/k8s/KubeApi.ts"
+import { KubeApi, type KubeApiErrorReason, orAbsent } from "../../src/k8s/KubeApi.ts"
 import { ownerOf, refOf, targetProblemText } from "../../src/lifecycle/Observation.ts"
 import type { AuthenticationBackend } from "../../src/plan/AuthenticationBackend.ts"
 import { authenticationPlan } from "../../src/plan/AuthenticationPlan.ts"
@@ -161,9 +161,9 @@ export const replayEveryMachine = <R>(options: {
 
     const kube = Effect.service(KubeApi)
     const find = (kind: ResourceKind, name = NAME) =>
-      Effect.flatMap(kube, (k) => k.get(kind, ns, name).pipe(Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(undefined))))
+      Effect.flatMap(kube, (k) => orAbsent(k.get(kind, ns, name)))
     const remove = (kind: ResourceKind, name = NAME) =>
-      Effect.flatMap(kube, (k) => k.delete(kind, ns, name).pipe(Effect.catchIf((e) => e.reason === "NotFound", () => Effect.void)))
+      Effect.flatMap(kube, (k) => Effect.asVoid(orAbsent(k.delete(kind, ns, name))))
     const upsert = (kind: ResourceKind, object: KubeObject) =>
       Effect.gen(function*() {
         const k = yield* kube

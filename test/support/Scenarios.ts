@@ -17,7 +17,7 @@ import { ClusterView } from "../../src/controller/ClusterView.ts"
 import { Reconciler } from "../../src/controller/Reconciler.ts"
 import { ALL_AUTHENTICATION_KINDS, BACKENDS, Settings } from "../../src/controller/Settings.ts"
 import { EventRecorder } from "../../src/k8s/EventRecorder.ts"
-import { KubeApi } from "../../src/k8s/KubeApi.ts"
+import { KubeApi, orAbsent } from "../../src/k8s/KubeApi.ts"
 import type { AuthenticationBackend } from "../../src/plan/AuthenticationBackend.ts"
 import { apiObject, type ApiSpecInput, googleJwt, testConfig } from "./Fixtures.ts"
 
@@ -109,9 +109,7 @@ export const apiOf = (key: ObjectKey) =>
 export const find = (kind: ResourceKind, namespace: string, name: string) =>
   Effect.gen(function*() {
     const kube = yield* KubeApi
-    return yield* kube.get(kind, namespace, name).pipe(
-      Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(undefined))
-    )
+    return yield* orAbsent(kube.get(kind, namespace, name))
   })
 
 export const virtualServiceOf = (key: ObjectKey) => find(Kinds.VirtualService, ...split(key))

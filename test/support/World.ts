@@ -10,7 +10,7 @@ import { ClusterView } from "../../src/controller/ClusterView.ts"
 import { type PassResult, Reconciler, type ReconcileError } from "../../src/controller/Reconciler.ts"
 import { Settings, type SettingsShape } from "../../src/controller/Settings.ts"
 import { EventRecorder } from "../../src/k8s/EventRecorder.ts"
-import { KubeApi, type KubeApiError } from "../../src/k8s/KubeApi.ts"
+import { KubeApi, type KubeApiError, orAbsent } from "../../src/k8s/KubeApi.ts"
 import { MemoryCluster, type MemoryClusterOptions } from "../../src/k8s/MemoryCluster.ts"
 import { testConfig } from "./Fixtures.ts"
 
@@ -80,7 +80,5 @@ export const childOf = (kind: ResourceKind, key: ObjectKey) =>
   Effect.gen(function*() {
     const kube = yield* KubeApi
     const { namespace, name } = splitKey(key)
-    return yield* kube.get(kind, namespace, name).pipe(
-      Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(undefined))
-    )
+    return yield* orAbsent(kube.get(kind, namespace, name))
   })
