@@ -6,6 +6,7 @@
  * namespace stays Terminating forever. So cleanup is explicit: strip finalizers, delete what the
  * test left, then delete the namespace (its Terminating state also blocks stray creates).
  */
+import { ALL_AUTHENTICATION_KINDS } from "../../src/controller/Settings.ts"
 import { Effect, type Layer, type Scope } from "effect"
 import { inject } from "vitest"
 import { Kinds, type KubeObject, type ResourceKind } from "../../src/domain/Kube.ts"
@@ -23,7 +24,8 @@ export const liveKubeApi = (): Layer.Layer<KubeApi, KubeApiError> =>
 export const CLEANUP_KINDS: ReadonlyArray<ResourceKind> = [
   Kinds.Api,
   Kinds.VirtualService,
-  Kinds.Policy,
+  ...ALL_AUTHENTICATION_KINDS,
+  Kinds.Service,
   Kinds.Lease,
   Kinds.Event
 ]
