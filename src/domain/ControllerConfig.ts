@@ -1,9 +1,9 @@
 /**
- * The controller configuration (SPEC 9), read from the legacy environment names. Parsing is pure
- * so the same rules serve the CLI, the tests and the deploy manifests; every problem becomes one
- * clear line naming the variable.
+ * The controller configuration (SPEC 9), read from the legacy environment names through one
+ * Schema (`ControllerEnv`), so the same rules serve the CLI, the tests and the deploy manifests;
+ * every problem becomes one clear line naming the variable.
  */
-import { Result, Schema } from "effect"
+import { Result, Schema, SchemaTransformation } from "effect"
 import { DNS_LABEL, DNS_SUBDOMAIN, GATEWAY_REF, isAbsoluteHttpUrl } from "./Names.ts"
 import { type Problem, problemsOf } from "./Problems.ts"
 
@@ -58,8 +58,7 @@ export const ENV = {
 export const splitList = (raw: string | undefined): ReadonlyArray<string> =>
   raw === undefined ? [] : raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
 
-
-const LOG_LEVELS: Record<string, LogLevel> = {
+const LOG_LEVELS: Readonly<Record<string, LogLevel>> = {
   trace: "Trace",
   debug: "Debug",
   info: "Info",
@@ -68,108 +67,98 @@ const LOG_LEVELS: Record<string, LogLevel> = {
   error: "Error"
 }
 
+const TRUE = ["true", "1", "yes"]
+const FALSE = ["false", "0", "no"]
+
 export type Env = Readonly<Record<string, string | undefined>>
 
-/** Parses the environment; returns every problem, not just the first. */
-export const parseControllerConfig = (env: Env): Result.Result<ControllerConfig, ReadonlyArray<Problem>> => {
-  const problems: Array<Problem> = []
-  const get = (name: string): string | undefined => {
-    const v = env[name]?.trim()
-    return v === undefined || v === "" ? undefined : v
-  }
-  const required = (name: string, what: string): string => {
-    const v = get(name)
-    if (v === undefined) problems.push({ path: name, message: `is required (${what})` })
-    return v ?? ""
-  }
+// ---------------------------------------------------------------------------------------------
+// The environment as one Schema: each variable's rule and message in one place, every problem
+// reported at once, one line each, by the same formatter as the Api's spec (Problems.ts).
 
-  const domainName = required(ENV.domainName, "the cluster domain, e.g. kyma.local").toLowerCase().replace(/^\./, "")
-  if (domainName !== "" && !DNS_SUBDOMAIN.test(domainName)) {
-    problems.push({ path: ENV.domainName, message: `expected a DNS domain such as kyma.local, got ${JSON.stringify(domainName)}` })
-  }
-  const gatewayFqdn = required(ENV.gatewayFqdn, "the Istio gateway, e.g. kyma-gateway.kyma-system.svc.cluster.local")
-  if (gatewayFqdn !== "" && !GATEWAY_REF.test(gatewayFqdn)) {
-    problems.push({
-      path: ENV.gatewayFqdn,
-      message: `expected a gateway host such as kyma-gateway.kyma-system.svc.cluster.local, got ${JSON.stringify(gatewayFqdn)}`
-    })
-  }
-  const defaultIssuer = required(ENV.defaultIssuer, "the JWT issuer used when authentication is on without rules")
-  if (defaultIssuer !== "" && !isAbsoluteHttpUrl(defaultIssuer)) {
-    problems.push({ path: ENV.defaultIssuer, message: `expected an absolute http(s) URL, got ${JSON.stringify(defaultIssuer)}` })
-  }
-  const defaultJwksUri = required(ENV.defaultJwksUri, "the JWKS URL of the default issuer")
-  if (defaultJwksUri !== "" && !isAbsoluteHttpUrl(defaultJwksUri)) {
-    problems.push({ path: ENV.defaultJwksUri, message: `expected an absolute http(s) URL, got ${JSON.stringify(defaultJwksUri)}` })
-  }
+const required = <S extends Schema.Top>(schema: S, what: string) =>
+  schema.pipe(Schema.annotateKey({ messageMissingKey: `is required (${what})` }))
 
-  let enableMtls = true
-  const mtls = get(ENV.enableMtls)?.toLowerCase()
-  if (mtls !== undefined) {
-    if (mtls === "true" || mtls === "1" || mtls === "yes") enableMtls = true
-    else if (mtls === "false" || mtls === "0" || mtls === "no") enableMtls = false
-    else problems.push({ path: ENV.enableMtls, message: `expected true or false, got ${JSON.stringify(get(ENV.enableMtls))}` })
-  }
+const satisfying = (predicate: (s: string) => boolean, expected: string) =>
+  Schema.String.pipe(Schema.check(Schema.makeFilter(predicate, { expected })))
 
-  const allowOrigin = splitList(env[ENV.corsAllowOrigin])
-  const allowMethods = splitList(env[ENV.corsAllowMethods])
-  const allowHeaders = splitList(env[ENV.corsAllowHeaders])
-  const corsConfigured = allowOrigin.length + allowMethods.length + allowHeaders.length > 0
+const oneOf = (values: ReadonlyArray<string>, expected = `one of ${values.join(", ")}`) =>
+  satisfying((s) => values.includes(s.toLowerCase()), expected)
 
-  // Service and namespace names are DNS labels, so an entry has exactly one dot. All malformed
-  // entries go on one line: one line per bad variable.
-  const blacklistedServices: Array<BlacklistedService> = []
-  const malformed: Array<string> = []
-  for (const item of splitList(env[ENV.blacklistedServices])) {
-    const parts = item.split(".")
-    const [name, namespace] = parts
-    if (parts.length === 2 && name !== undefined && namespace !== undefined && DNS_LABEL.test(name) && DNS_LABEL.test(namespace)) {
-      blacklistedServices.push({ name, namespace })
-    } else malformed.push(JSON.stringify(item))
-  }
-  if (malformed.length > 0) {
-    problems.push({
-      path: ENV.blacklistedServices,
-      message: `expected comma-separated <service>.<namespace> entries such as kubernetes.default, got ${malformed.join(", ")}`
-    })
-  }
-
-  let logLevel: LogLevel = "Info"
-  const rawLevel = get(ENV.logLevel)
-  if (rawLevel !== undefined) {
-    const level = LOG_LEVELS[rawLevel.toLowerCase()]
-    if (level === undefined) {
-      problems.push({ path: ENV.logLevel, message: `expected one of trace, debug, info, warn, error, got ${JSON.stringify(rawLevel)}` })
-    } else logLevel = level
-  }
-
-  let authBackend: AuthBackendChoice = "auto"
-  const rawBackend = get(ENV.authBackend)
-  if (rawBackend !== undefined) {
-    const choice = AuthBackendChoice.literals.find((l) => l === rawBackend.toLowerCase())
-    if (choice === undefined) {
-      problems.push({
-        path: ENV.authBackend,
-        message: `expected one of ${AuthBackendChoice.literals.join(", ")}, got ${JSON.stringify(rawBackend)}`
-      })
-    } else authBackend = choice
-  }
-
-  if (problems.length > 0) return Result.fail(problems)
-  const config: ControllerConfig = {
-    domainName,
-    gatewayFqdn,
-    defaultIssuer,
-    defaultJwksUri,
-    enableMtls,
-    ...(corsConfigured ? { cors: { allowOrigin, allowMethods, allowHeaders } } : {}),
-    blacklistedServices,
-    logLevel,
-    authBackend
-  }
-  // Belt and braces: the parsed value must satisfy its own schema.
-  return Result.mapError(
-    Schema.decodeUnknownResult(ControllerConfig)(config),
-    (e) => problemsOf(e.issue, "config")
+/** A domain is compared lower-case, without a leading dot. */
+const DomainName = Schema.String.pipe(
+  Schema.decodeTo(
+    satisfying((s) => DNS_SUBDOMAIN.test(s), "a DNS domain such as kyma.local"),
+    SchemaTransformation.transform({ decode: (s: string) => s.toLowerCase().replace(/^\./, ""), encode: (s: string) => s })
   )
+)
+
+const HttpUrl = satisfying(isAbsoluteHttpUrl, "an absolute http(s) URL")
+
+/** `<service>.<namespace>` entries; the message names every malformed one. */
+const ServiceList = Schema.String.pipe(Schema.check(Schema.makeFilter((raw: string) => {
+  const malformed = splitList(raw).filter((item) => {
+    const parts = item.split(".")
+    return !(parts.length === 2 && parts.every((p) => DNS_LABEL.test(p)))
+  })
+  return malformed.length === 0 ||
+    `expected comma-separated <service>.<namespace> entries such as kubernetes.default, got ${malformed.map((m) => JSON.stringify(m)).join(", ")}`
+})))
+
+export const ControllerEnv = Schema.Struct({
+  [ENV.domainName]: required(DomainName, "the cluster domain, e.g. kyma.local"),
+  [ENV.gatewayFqdn]: required(
+    satisfying((s) => GATEWAY_REF.test(s), "a gateway host such as kyma-gateway.kyma-system.svc.cluster.local"),
+    "the Istio gateway, e.g. kyma-gateway.kyma-system.svc.cluster.local"
+  ),
+  [ENV.defaultIssuer]: required(HttpUrl, "the JWT issuer used when authentication is on without rules"),
+  [ENV.defaultJwksUri]: required(HttpUrl, "the JWKS URL of the default issuer"),
+  [ENV.enableMtls]: Schema.optionalKey(oneOf([...TRUE, ...FALSE], "true or false")),
+  [ENV.corsAllowOrigin]: Schema.optionalKey(Schema.String),
+  [ENV.corsAllowMethods]: Schema.optionalKey(Schema.String),
+  [ENV.corsAllowHeaders]: Schema.optionalKey(Schema.String),
+  [ENV.blacklistedServices]: Schema.optionalKey(ServiceList),
+  [ENV.logLevel]: Schema.optionalKey(oneOf(Object.keys(LOG_LEVELS), "one of trace, debug, info, warn, error")),
+  [ENV.authBackend]: Schema.optionalKey(oneOf(AuthBackendChoice.literals))
+})
+export type ControllerEnv = typeof ControllerEnv.Type
+
+const decodeEnv = Schema.decodeUnknownResult(ControllerEnv)
+
+/** The variables as the controller reads them: trimmed; a blank one counts as unset. */
+const present = (env: Env): Record<string, string> =>
+  Object.fromEntries(Object.values(ENV).flatMap((name) => {
+    const v = env[name]?.trim()
+    return v === undefined || v === "" ? [] : [[name, v]]
+  }))
+
+/** The configuration the environment describes, with the defaults of SPEC 9. */
+const configOf = (e: ControllerEnv): ControllerConfig => {
+  const allowOrigin = splitList(e[ENV.corsAllowOrigin])
+  const allowMethods = splitList(e[ENV.corsAllowMethods])
+  const allowHeaders = splitList(e[ENV.corsAllowHeaders])
+  const mtls = e[ENV.enableMtls]?.toLowerCase()
+  return {
+    domainName: e[ENV.domainName],
+    gatewayFqdn: e[ENV.gatewayFqdn],
+    defaultIssuer: e[ENV.defaultIssuer],
+    defaultJwksUri: e[ENV.defaultJwksUri],
+    // Secure by default: only an explicit false turns peer mTLS off.
+    enableMtls: mtls === undefined || !FALSE.includes(mtls),
+    // An unset variable means "no such header", not "allow nothing": no corsPolicy at all.
+    ...(allowOrigin.length + allowMethods.length + allowHeaders.length > 0 ? { cors: { allowOrigin, allowMethods, allowHeaders } } : {}),
+    blacklistedServices: splitList(e[ENV.blacklistedServices]).map((item) => {
+      const [name, namespace] = item.split(".") as [string, string]
+      return { name, namespace }
+    }),
+    logLevel: LOG_LEVELS[e[ENV.logLevel]?.toLowerCase() ?? "info"] ?? "Info",
+    authBackend: (e[ENV.authBackend]?.toLowerCase() as AuthBackendChoice | undefined) ?? "auto"
+  }
 }
+
+/** Reads the environment; returns every problem, not just the first. */
+export const parseControllerConfig = (env: Env): Result.Result<ControllerConfig, ReadonlyArray<Problem>> =>
+  Result.map(
+    Result.mapError(decodeEnv(present(env), { errors: "all", reportInput: true }), (e) => problemsOf(e.issue)),
+    configOf
+  )

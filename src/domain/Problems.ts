@@ -102,9 +102,11 @@ const walk = (issue: SchemaIssue.Issue, path: string, out: Array<Problem>): void
     }
     case "Encoding":
       return walk(issue.issue, path, out)
-    case "MissingKey":
-      out.push({ path, message: "is required" })
+    case "MissingKey": {
+      const message = issue.annotations?.messageMissingKey
+      out.push({ path, message: typeof message === "string" ? message : "is required" })
       return
+    }
     case "UnexpectedKey":
       out.push({ path, message: "is not a known field" })
       return
