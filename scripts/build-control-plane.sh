@@ -47,6 +47,11 @@ build kubectl tools/kube-apiserver k8s.io/kubernetes/cmd/kubectl "$version_flags
 istio_dir=tools/istio
 istio_kinds="virtualservices.networking.istio.io gateways.networking.istio.io requestauthentications.security.istio.io authorizationpolicies.security.istio.io peerauthentications.security.istio.io"
 
+# "<version> <dir>" of a module as the tool module resolves it, fetched from the Go module proxy if not cached.
+istio_module() {
+  (cd "$istio_dir" && go mod download -json "$1") | awk -F'"' '$2=="Version"{v=$4} $2=="Dir"{d=$4} END{print v, d}'
+}
+
 istio_crds() {
   local out="$bin/istio-crds.yaml" stamp="$bin/.istio-crds.stamp" want api
   want=$(cat "$istio_dir/go.mod" "$istio_dir/go.sum" "$0" | sha256sum | cut -d' ' -f1)
@@ -54,8 +59,7 @@ istio_crds() {
     echo "build-control-plane: istio-crds.yaml is up to date"
     return
   fi
-  # Version and directory of istio.io/api as the tool module resolves it (downloads it from the proxy if needed).
-  api=$(cd "$istio_dir" && go mod download -json istio.io/api | awk -F'"' '$2=="Version"{v=$4} $2=="Dir"{d=$4} END{print v, d}')
+  api=$(istio_module istio.io/api)
   local api_version=${api%% *} api_dir=${api#* }
   local src="$api_dir/kubernetes/customresourcedefinitions.gen.yaml"
   [[ -f "$src" ]] || { echo "build-control-plane: $src not found" >&2; exit 1; }
@@ -78,7 +82,8 @@ istio_crds() {
 }
 istio_crds
 
-# istioctl reports its version from these (the defaults say "unknown").
-istio_version=$(awk '$1=="istio.io/istio"{print $2; exit}' "$istio_dir/go.mod")
-istio_flags="-X istio.io/istio/pkg/version.buildVersion=$istio_version -X istio.io/istio/pkg/version.buildGitRevision=${istio_version##*-} -X istio.io/istio/pkg/version.buildStatus=Clean"
+# istioctl's version, as Istio's own Makefile stamps a build from source (<VERSION file>-dev, the
+# commit); it also picks the istio.io docs version in analyze's messages. The defaults say "unknown".
+istio_src=$(istio_module istio.io/istio)
+istio_flags="-X istio.io/istio/pkg/version.buildVersion=$(cat "${istio_src#* }/VERSION")-dev -X istio.io/istio/pkg/version.buildGitRevision=${istio_src%% *} -X istio.io/istio/pkg/version.buildStatus=Clean"
 build istioctl "$istio_dir" istio.io/istio/istioctl/cmd/istioctl "$istio_flags"
