@@ -355,6 +355,38 @@ describe("Istio's validation (istioctl analyze) refuses broken objects", () => {
     }))
 })
 
+describe("Istio's warnings on shapes the renderer could choose", () => {
+  it.live("a selector without labels (a Service with an empty selector) passes with a warning on each child: it would select every workload of the namespace", () =>
+    Effect.gen(function*() {
+      const ns = "shop"
+      const children = [requestAuthentication(ns), authorizationPolicyTwoOrigins(ns), peerAuthentication(ns)].map((c) =>
+        withSpec(c, { ...(c["spec"] as object), selector: { matchLabels: {} } }, `${c.metadata.name}-empty-selector`)
+      )
+      const report = yield* analyzeObjects(children)
+      for (const c of children) {
+        assert.deepStrictEqual(
+          findingsFor(report, c).map((f) => `${f.level} ${f.code} ${f.message}`),
+          ["Warning IST0133 Schema validation warning: workload selector specified without labels"],
+          `${c.kind}`
+        )
+      }
+    }))
+
+  it.live("a DENY rendering (deny requests without a token) warns that it also denies all TCP traffic; the ALLOW rendering draws nothing", () =>
+    Effect.gen(function*() {
+      const allow = authorizationPolicyOneOrigin("shop")
+      const deny = withSpec(allow, {
+        selector: { matchLabels: WORKLOAD },
+        action: "DENY",
+        rules: [{ from: [{ source: { notRequestPrincipals: [`${ISSUER}/*`] } }], to: [{ operation: { notPaths: ["/status"] } }] }]
+      }, "deny-without-token")
+      const report = yield* analyzeObjects([allow, deny])
+      assert.deepStrictEqual(findingsFor(report, allow), [])
+      assert.deepStrictEqual(findingsFor(report, deny).map((f) => `${f.level} ${f.code}`), ["Warning IST0133"])
+      assert.include(findingsFor(report, deny)[0]!.message, "will deny all traffic to TCP ports under its scope")
+    }))
+})
+
 describe("Istio's verdict on the SPEC 10 children and the rendered VirtualService, stored next to what they refer to", () => {
   it.live("no finding on the SPEC 10 children; the rendered VirtualService's only findings come from the legacy gateway name", () =>
     Effect.gen(function*() {
