@@ -39,3 +39,51 @@ build kube-apiserver tools/kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "
 # kubectl of the same version (the deploy tests use its kustomize, server-side apply and auth can-i):
 # a machine's own kubectl may be missing or outside the supported version skew.
 build kubectl tools/kube-apiserver k8s.io/kubernetes/cmd/kubectl "$version_flags"
+
+# =============================================================================================
+# Istio, pinned in tools/istio/go.mod: the real CRDs of the kinds the controller writes (from the
+# istio.io/api module) and istioctl (from istio.io/istio), whose `analyze` runs Istio's own
+# validation and analyzers on what the controller writes. Same stamp rule as above.
+istio_dir=tools/istio
+istio_kinds="virtualservices.networking.istio.io gateways.networking.istio.io requestauthentications.security.istio.io authorizationpolicies.security.istio.io peerauthentications.security.istio.io"
+
+# "<version> <dir>" of a module as the tool module resolves it, fetched from the Go module proxy if not cached.
+istio_module() {
+  (cd "$istio_dir" && go mod download -json "$1") | awk -F'"' '$2=="Version"{v=$4} $2=="Dir"{d=$4} END{print v, d}'
+}
+
+istio_crds() {
+  local out="$bin/istio-crds.yaml" stamp="$bin/.istio-crds.stamp" want api
+  want=$(cat "$istio_dir/go.mod" "$istio_dir/go.sum" "$0" | sha256sum | cut -d' ' -f1)
+  if [[ -f "$out" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    echo "build-control-plane: istio-crds.yaml is up to date"
+    return
+  fi
+  api=$(istio_module istio.io/api)
+  local api_version=${api%% *} api_dir=${api#* }
+  local src="$api_dir/kubernetes/customresourcedefinitions.gen.yaml"
+  [[ -f "$src" ]] || { echo "build-control-plane: $src not found" >&2; exit 1; }
+  # The file is one CRD per document, separated by `---`; metadata.name is the only `  name:` at two spaces.
+  {
+    echo "# Istio CRDs from istio.io/api $api_version (kubernetes/customresourcedefinitions.gen.yaml), written by scripts/build-control-plane.sh"
+    awk -v want="$istio_kinds" '
+      BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) keep[w[i]] = 1 }
+      function flush() { if (name in keep) { printf "---\n%s", doc; found[name] = 1 } doc = ""; name = "" }
+      /^---$/ { flush(); next }
+      /^#/ && doc == "" { next }
+      { doc = doc $0 "\n" }
+      /^  name: / && name == "" { name = $2 }
+      END { flush(); for (k in keep) if (!(k in found)) { print "build-control-plane: no CRD " k " in istio.io/api" > "/dev/stderr"; exit 1 } }
+    ' "$src"
+  } > "$out.tmp"
+  mv "$out.tmp" "$out"
+  echo "$want" > "$stamp"
+  echo "build-control-plane: wrote istio-crds.yaml from istio.io/api $api_version ($(grep -c '^kind: CustomResourceDefinition' "$out") CRDs)"
+}
+istio_crds
+
+# istioctl's version, as Istio's own Makefile stamps a build from source (<VERSION file>-dev, the
+# commit); it also picks the istio.io docs version in analyze's messages. The defaults say "unknown".
+istio_src=$(istio_module istio.io/istio)
+istio_flags="-X istio.io/istio/pkg/version.buildVersion=$(cat "${istio_src#* }/VERSION")-dev -X istio.io/istio/pkg/version.buildGitRevision=${istio_src%% *} -X istio.io/istio/pkg/version.buildStatus=Clean"
+build istioctl "$istio_dir" istio.io/istio/istioctl/cmd/istioctl "$istio_flags"
