@@ -105,6 +105,17 @@ const ServiceList = Schema.String.pipe(Schema.check(Schema.makeFilter((raw: stri
     `expected comma-separated <service>.<namespace> entries such as kubernetes.default, got ${malformed.map((m) => JSON.stringify(m)).join(", ")}`
 })))
 
+/** Comma-separated items that must each pass `valid`; the message names every item that does not. */
+const ListOf = (valid: (item: string) => boolean, expected: string) =>
+  Schema.String.pipe(Schema.check(Schema.makeFilter((raw: string) => {
+    const bad = splitList(raw).filter((item) => !valid(item))
+    return bad.length === 0 || `expected ${expected}, got ${bad.map((b) => JSON.stringify(b)).join(", ")}`
+  })))
+
+/** What Istio accepts in a corsPolicy (its validation refuses the VirtualService otherwise). */
+const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
 export const ControllerEnv = Schema.Struct({
   [ENV.domainName]: required(DomainName, "the cluster domain, e.g. kyma.local"),
   [ENV.gatewayFqdn]: required(
@@ -115,8 +126,12 @@ export const ControllerEnv = Schema.Struct({
   [ENV.defaultJwksUri]: required(HttpUrl, "the JWKS URL of the default issuer"),
   [ENV.enableMtls]: Schema.optionalKey(oneOf([...TRUE, ...FALSE], "true or false")),
   [ENV.corsAllowOrigin]: Schema.optionalKey(Schema.String),
-  [ENV.corsAllowMethods]: Schema.optionalKey(Schema.String),
-  [ENV.corsAllowHeaders]: Schema.optionalKey(Schema.String),
+  [ENV.corsAllowMethods]: Schema.optionalKey(
+    ListOf((m) => HTTP_METHODS.includes(m), "comma-separated HTTP methods in capitals such as GET,POST,OPTIONS")
+  ),
+  [ENV.corsAllowHeaders]: Schema.optionalKey(
+    ListOf((h) => HEADER_NAME.test(h), "comma-separated HTTP header names such as Authorization,Content-Type")
+  ),
   [ENV.blacklistedServices]: Schema.optionalKey(ServiceList),
   [ENV.logLevel]: Schema.optionalKey(oneOf(Object.keys(LOG_LEVELS), "one of trace, debug, info, warn, error")),
   [ENV.authBackend]: Schema.optionalKey(oneOf(AuthBackendChoice.literals))

@@ -11,6 +11,18 @@ import { childLabels, type Owner, ownerReference } from "./Ownership.ts"
 
 export const serviceHost = (service: string, namespace: string): string => `${service}.${namespace}.svc.cluster.local`
 
+/**
+ * How the VirtualService names the gateway. The seed writes GATEWAY_FQDN as given
+ * (`kyma-gateway.kyma-system.svc.cluster.local`); today's Istio prefers `<namespace>/<name>`
+ * (istioctl analyze warns on the FQDN form, and its gateway checks cannot resolve it), so the
+ * `networking.istio.io/v1` rendering writes that, derived from the FQDN as istiod reads it.
+ */
+export const gatewayRef = (gatewayFqdn: string, kind: ResourceKind): string => {
+  if (kind.version !== "v1") return gatewayFqdn
+  const m = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(\..+)?$/.exec(gatewayFqdn)
+  return m === null ? gatewayFqdn : `${m[2]}/${m[1]}`
+}
+
 /** Only the lists that are configured: an unset variable means "no such header", not "allow nothing". */
 const corsPolicyOf = (cors: Cors): CorsPolicy => ({
   ...(cors.allowOrigin.length > 0 ? { allowOrigin: cors.allowOrigin } : {}),
@@ -35,7 +47,7 @@ export const desiredVirtualService = (
   },
   spec: {
     hosts: [fqdnOf(spec.hostname, config.domainName)],
-    gateways: [config.gatewayFqdn],
+    gateways: [gatewayRef(config.gatewayFqdn, kind)],
     http: [{
       match: [{ uri: { regex: "/.*" } }],
       route: [{

@@ -281,3 +281,17 @@ describe("splitList", () => {
     assert.deepStrictEqual(splitList(""), [])
   })
 })
+
+describe("parseControllerConfig: CORS values Istio would refuse are refused at start", () => {
+  it("a method that is not an HTTP method is one line naming it", () => {
+    assert.deepStrictEqual(problemLines({ ...required, CORS_ALLOW_METHODS: "GET, FETCH,post" }), [
+      "CORS_ALLOW_METHODS: expected comma-separated HTTP methods in capitals such as GET,POST,OPTIONS, got \"FETCH\", \"post\""
+    ])
+  })
+
+  it("a header name with a space or a colon is one line naming it", () => {
+    assert.deepStrictEqual(problemLines({ ...required, CORS_ALLOW_HEADERS: "Authorization, X Custom, a:b" }), [
+      "CORS_ALLOW_HEADERS: expected comma-separated HTTP header names such as Authorization,Content-Type, got \"X Custom\", \"a:b\""
+    ])
+  })
+})

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { ApiSpec } from "../../src/domain/Api.ts"
-import { desiredVirtualService, serviceHost } from "../../src/plan/VirtualServicePlan.ts"
+import { Kinds } from "../../src/domain/Kube.ts"
+import { desiredVirtualService, gatewayRef, serviceHost } from "../../src/plan/VirtualServicePlan.ts"
 import { configWith, testConfig, testOwner } from "../support/Fixtures.ts"
 
 const spec: ApiSpec = { service: { name: "httpbin", port: 8000 }, hostname: "httpbin" }
@@ -125,5 +126,21 @@ describe("desiredVirtualService", () => {
 describe("serviceHost", () => {
   it("is <service>.<namespace>.svc.cluster.local", () => {
     assert.strictEqual(serviceHost("httpbin", "default"), "httpbin.default.svc.cluster.local")
+  })
+})
+
+describe("the gateway reference", () => {
+  it("is GATEWAY_FQDN as given for networking.istio.io/v1alpha3 (the seed's shape)", () => {
+    assert.strictEqual(gatewayRef("kyma-gateway.kyma-system.svc.cluster.local", Kinds.VirtualService), "kyma-gateway.kyma-system.svc.cluster.local")
+  })
+
+  it("is <namespace>/<name> for networking.istio.io/v1, as istiod reads the FQDN and istioctl analyze prefers", () => {
+    assert.strictEqual(gatewayRef("kyma-gateway.kyma-system.svc.cluster.local", Kinds.VirtualServiceV1), "kyma-system/kyma-gateway")
+    assert.strictEqual(gatewayRef("gw.edge.svc.corp.example", Kinds.VirtualServiceV1), "edge/gw")
+  })
+
+  it("is left as given when it is no in-cluster service name (a namespace/name already, or mesh)", () => {
+    assert.strictEqual(gatewayRef("kyma-system/kyma-gateway", Kinds.VirtualServiceV1), "kyma-system/kyma-gateway")
+    assert.strictEqual(gatewayRef("mesh", Kinds.VirtualServiceV1), "mesh")
   })
 })
