@@ -26,7 +26,8 @@ import { appWith } from "../src/runtime/App.ts"
 import { HealthServer } from "../src/runtime/HealthServer.ts"
 import { WebView } from "../src/web/WebView.ts"
 import * as Logging from "../src/runtime/Logging.ts"
-import { DEFAULT_CRDS, REPO_ROOT, startControlPlane } from "../test/support/ControlPlane.ts"
+import { DEFAULT_CRDS, startControlPlane } from "./lib/ControlPlane.ts"
+import { REPO_ROOT } from "./lib/RepoRoot.ts"
 
 const args = process.argv.slice(2)
 const flag = (name: string) => args.includes(`--${name}`)

@@ -20,7 +20,7 @@ import { KubeApi } from "../../src/k8s/KubeApi.ts"
 import { appWith } from "../../src/runtime/App.ts"
 import * as Logging from "../../src/runtime/Logging.ts"
 import { WebView } from "../../src/web/WebView.ts"
-import { REPO_ROOT } from "../support/ControlPlane.ts"
+import { REPO_ROOT } from "../../scripts/lib/RepoRoot.ts"
 import { liveKubeApi, testNamespace } from "../support/ClusterTest.ts"
 import { apiObject, googleJwt, testConfig } from "../support/Fixtures.ts"
 

@@ -12,7 +12,7 @@
  * and on SIGINT/SIGTERM/SIGHUP; a detached watchdog also kills it if this process dies without
  * running any handler (SIGKILL, OOM).
  *
- * Run it by hand: `npx tsx test/support/ControlPlane.ts` starts one, prints the kubeconfig path
+ * Run it by hand: `npx tsx scripts/lib/ControlPlane.ts` starts one, prints the kubeconfig path
  * and waits for Ctrl-C.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process"
@@ -20,14 +20,13 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { request as httpsRequest } from "node:https"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
-import { dirname, join, resolve } from "node:path"
+import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { parseAllDocuments } from "yaml"
+import { REPO_ROOT } from "./RepoRoot.ts"
 
 const run = promisify(execFile)
-
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
 
 /** The CRDs every test run installs: the project's Api, Istio's VirtualService and Gateway, and the test-only Policy. */
 export const DEFAULT_CRDS: ReadonlyArray<string> = [
@@ -546,7 +545,7 @@ const terminate = (child: ChildProcess, graceMs = 5_000): Promise<void> =>
     child.kill("SIGTERM")
   })
 
-// `npx tsx test/support/ControlPlane.ts`: start one and keep it until Ctrl-C.
+// `npx tsx scripts/lib/ControlPlane.ts`: start one and keep it until Ctrl-C.
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const cp = await startControlPlane()
   console.log(`export KUBECONFIG=${cp.kubeconfigPath}`)
