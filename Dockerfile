@@ -17,6 +17,7 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY machines ./machines
 COPY scripts/bundle.ts ./scripts/bundle.ts
+COPY scripts/lib/RepoRoot.ts ./scripts/lib/RepoRoot.ts
 RUN npx tsx scripts/bundle.ts dist
 
 FROM ${NODE_IMAGE} AS runtime

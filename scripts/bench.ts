@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: what the controller costs, measured on a private local control plane.
  *
- * Starts its own kube-apiserver + etcd (test/support/ControlPlane.ts, the same harness as the
+ * Starts its own kube-apiserver + etcd (scripts/lib/ControlPlane.ts, the same harness as the
  * cluster tier), runs the whole app in this process exactly as `api-controller run` builds it
  * (src/runtime/App.ts; default 2 workers), and measures:
  *
@@ -41,7 +41,8 @@ import { KubeApiLive } from "../src/k8s/KubeApiLive.ts"
 import { appWith } from "../src/runtime/App.ts"
 import * as Logging from "../src/runtime/Logging.ts"
 import * as Metrics from "../src/runtime/Metrics.ts"
-import { REPO_ROOT, startControlPlane } from "../test/support/ControlPlane.ts"
+import { startControlPlane } from "./lib/ControlPlane.ts"
+import { REPO_ROOT } from "./lib/RepoRoot.ts"
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: number) => {
@@ -218,7 +219,7 @@ const isWrite = (key: string) => WRITE_REQUEST_VERBS.has(key.split(" ")[0] as Re
 
 const program = Effect.gen(function*() {
   log(`${SMALL} then ${LARGE} Apis with authentication, ${WORKERS} workers, ${CONCURRENCY} parallel creates`)
-  execFileSync(join(REPO_ROOT, "scripts/build-control-plane.sh"), { stdio: "inherit" })
+  execFileSync(join(REPO_ROOT, "scripts/build-control-plane.sh"), ["--no-istioctl"], { stdio: "inherit" })
   const cp = yield* Effect.acquireRelease(
     Effect.promise(() => startControlPlane({ log })),
     (cp) => Effect.promise(() => cp.stop()).pipe(Effect.andThen(Effect.sync(() => log("control plane stopped"))))

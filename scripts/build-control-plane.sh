@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the test control plane (kube-apiserver + etcd) and a matching kubectl from Go modules into .bin/.
-# Rebuilds only when a binary is missing or the pinned versions (tools/*/go.mod, go.sum) changed.
+# Builds the test control plane (etcd, kube-apiserver, kube-controller-manager, the pki tool that makes
+# their certificates) and a matching kubectl from Go modules into .bin/.
+# Rebuilds only when a binary is missing or its module (tools/*/go.mod, go.sum, *.go) or this script changed.
 # Never downloads prebuilt binaries: everything comes from the Go module proxy and this machine's Go.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,8 @@ build() {
   local name=$1 dir=$2 pkg=$3 ldflags=${4:-}
   local stamp="$bin/.$name.stamp"
   local want
-  want=$(cat "$dir/go.mod" "$dir/go.sum" "$0" | sha256sum | cut -d' ' -f1)
+  # A module without dependencies has no go.sum; a tool module of our own has its sources beside go.mod.
+  want=$(cat "$dir"/go.mod $(ls "$dir"/go.sum "$dir"/*.go 2>/dev/null) "$0" | sha256sum | cut -d' ' -f1)
   if [[ -x "$bin/$name" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     echo "build-control-plane: $name is up to date ($(du -h "$bin/$name" | cut -f1))"
     return
@@ -33,9 +35,12 @@ build() {
   echo "build-control-plane: built $name in $((SECONDS - start))s ($(du -h "$bin/$name" | cut -f1))"
 }
 
+build pki tools/pki .
 build etcd tools/etcd go.etcd.io/etcd/server/v3
 version_flags="-X k8s.io/component-base/version.gitVersion=$kube_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$kube_minor -X k8s.io/component-base/version.gitTreeState=clean"
 build kube-apiserver tools/kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$version_flags"
+# Garbage collection (ownerReferences), namespace deletion and default ServiceAccounts are its controllers'.
+build kube-controller-manager tools/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager "$version_flags"
 # kubectl of the same version (the deploy tests use its kustomize, server-side apply and auth can-i):
 # a machine's own kubectl may be missing or outside the supported version skew.
 build kubectl tools/kube-apiserver k8s.io/kubernetes/cmd/kubectl "$version_flags"
@@ -82,8 +87,12 @@ istio_crds() {
 }
 istio_crds
 
-# istioctl's version, as Istio's own Makefile stamps a build from source (<VERSION file>-dev, the
-# commit); it also picks the istio.io docs version in analyze's messages. The defaults say "unknown".
-istio_src=$(istio_module istio.io/istio)
-istio_flags="-X istio.io/istio/pkg/version.buildVersion=$(cat "${istio_src#* }/VERSION")-dev -X istio.io/istio/pkg/version.buildGitRevision=${istio_src%% *} -X istio.io/istio/pkg/version.buildStatus=Clean"
-build istioctl "$istio_dir" istio.io/istio/istioctl/cmd/istioctl "$istio_flags"
+# istioctl checks what the controller writes in the tests; running the controller does not need
+# it, and it is the biggest build (istio.io/istio): `--no-istioctl` skips it (npm start, bench).
+if [[ "${1:-}" != "--no-istioctl" ]]; then
+  # istioctl's version, as Istio's own Makefile stamps a build from source (<VERSION file>-dev, the
+  # commit); it also picks the istio.io docs version in analyze's messages. The defaults say "unknown".
+  istio_src=$(istio_module istio.io/istio)
+  istio_flags="-X istio.io/istio/pkg/version.buildVersion=$(cat "${istio_src#* }/VERSION")-dev -X istio.io/istio/pkg/version.buildGitRevision=${istio_src%% *} -X istio.io/istio/pkg/version.buildStatus=Clean"
+  build istioctl "$istio_dir" istio.io/istio/istioctl/cmd/istioctl "$istio_flags"
+fi

@@ -10,10 +10,9 @@
  */
 import { build, type Metafile } from "esbuild"
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { dirname, join, resolve } from "node:path"
+import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..")
+import { REPO_ROOT } from "./lib/RepoRoot.ts"
 
 export interface BundleResult {
   readonly outdir: string

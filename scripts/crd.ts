@@ -14,13 +14,13 @@
  */
 import { SchemaAST } from "effect"
 import { readFileSync, writeFileSync } from "node:fs"
-import { dirname, join, resolve } from "node:path"
+import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { stringify } from "yaml"
 import { ApiSpec, ApiStatus } from "../src/domain/Api.ts"
 import { DNS_LABEL } from "../src/domain/Names.ts"
+import { REPO_ROOT } from "./lib/RepoRoot.ts"
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 export const CRD_FILE = join(REPO_ROOT, "deploy/crd/apis.gateway.kyma-project.io.yaml")
 export const REGENERATE = "npx tsx scripts/crd.ts"
 

@@ -26,7 +26,8 @@ import { appWith } from "../src/runtime/App.ts"
 import { HealthServer } from "../src/runtime/HealthServer.ts"
 import { WebView } from "../src/web/WebView.ts"
 import * as Logging from "../src/runtime/Logging.ts"
-import { DEFAULT_CRDS, REPO_ROOT, startControlPlane } from "../test/support/ControlPlane.ts"
+import { DEFAULT_CRDS, startControlPlane } from "./lib/ControlPlane.ts"
+import { REPO_ROOT } from "./lib/RepoRoot.ts"
 
 const args = process.argv.slice(2)
 const flag = (name: string) => args.includes(`--${name}`)
@@ -150,7 +151,7 @@ const program = Effect.gen(function*() {
     yield* Effect.flatMap(Effect.provide(Effect.service(KubeApi), KubeApiLive.layer({ kubeconfigPath })), installMissingCrds)
   } else {
     log("no kubeconfig: building (if needed) and starting a local kube-apiserver + etcd")
-    execFileSync(join(REPO_ROOT, "scripts/build-control-plane.sh"), { stdio: "inherit" })
+    execFileSync(join(REPO_ROOT, "scripts/build-control-plane.sh"), ["--no-istioctl"], { stdio: "inherit" })
     const cp = yield* Effect.acquireRelease(
       Effect.promise(() => startControlPlane({ log })),
       (cp) => Effect.promise(() => cp.stop()).pipe(Effect.andThen(Effect.sync(() => log("control plane stopped"))))

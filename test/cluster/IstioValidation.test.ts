@@ -29,14 +29,14 @@ import {
   findingsFor,
   type IstioReport
 } from "../support/IstioCheck.ts"
-import { ISTIO_CRD_NAMES, istioCrdsFile } from "../support/IstioCrds.ts"
+import { ISTIO_CRD_NAMES, istioCrdsFile } from "../../scripts/lib/IstioCrds.ts"
 
 const kubeconfig = () => kubeconfigPath()
 
 // ---------------------------------------------------------------------------------------------
-// Istio's CRDs on the shared control plane. A no-op once the control plane installs
-// .bin/istio-crds.yaml by default; until then this replaces the VirtualService and Gateway copies
-// in test/cluster/fixtures/crds with the module's (same versions, two more optional fields).
+// Istio's CRDs on the shared control plane: the control plane installs .bin/istio-crds.yaml by
+// default (scripts/lib/IstioCrds.ts); applying them again is a no-op that also makes this file
+// runnable against a control plane started without them (TEST_KUBECONFIG).
 
 const servedKinds = (groupVersion: string) =>
   kubectl(["get", "--raw", `/apis/${groupVersion}`], { kubeconfig: kubeconfig() }).pipe(

@@ -1,6 +1,6 @@
 /**
- * The web view in a real browser: headless Chromium (Debian's `chromium`, driven by playwright-core;
- * no browser is downloaded) against the controller (the whole app with `web`) on the real
+ * The web view in a real browser: headless Chromium (the npm package `@sparticuz/chromium`, which
+ * ships the binary, driven by playwright-core; nothing is downloaded at run time) against the controller (the whole app with `web`) on the real
  * kube-apiserver + etcd of the cluster tier.
  *
  * - the list shows the Apis with their machine states, and a new Api appears without a reload;
@@ -11,8 +11,12 @@
  * `WEB_VIEW_SCREENSHOT=docs/web-view.png` also saves a screenshot of the Api page (the README's).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { existsSync, mkdirSync } from "node:fs"
-import { dirname, resolve } from "node:path"
+import Sparticuz from "@sparticuz/chromium"
+import { execFile } from "node:child_process"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join, resolve } from "node:path"
+import { promisify } from "node:util"
 import { Context, Duration, Effect, Layer } from "effect"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { Kinds, type KubeObject } from "../../src/domain/Kube.ts"
@@ -20,12 +24,19 @@ import { KubeApi } from "../../src/k8s/KubeApi.ts"
 import { appWith } from "../../src/runtime/App.ts"
 import * as Logging from "../../src/runtime/Logging.ts"
 import { WebView } from "../../src/web/WebView.ts"
-import { REPO_ROOT } from "../support/ControlPlane.ts"
+import { REPO_ROOT } from "../../scripts/lib/RepoRoot.ts"
 import { liveKubeApi, testNamespace } from "../support/ClusterTest.ts"
 import { apiObject, googleJwt, testConfig } from "../support/Fixtures.ts"
 
-const CHROMIUM = "/usr/bin/chromium"
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+/**
+ * Sparticuz's flags for a headless shell without a sandbox, less the two that weaken what this
+ * test checks (the page's CSP and same-origin rules), plus no traffic of the browser's own on a
+ * network that reaches nothing (playwright adds the rest: no component updates, sync, ...).
+ */
+const CHROMIUM_ARGS = [
+  ...Sparticuz.args.filter((a) => a !== "--disable-web-security" && a !== "--allow-running-insecure-content"),
+  "--disable-background-networking"
+]
 
 /** How long the browser waits for the page to show something (the controller reconciles meanwhile). */
 const WAIT_MS = 20_000
@@ -33,15 +44,49 @@ const WAIT_MS = 20_000
 const browserEffect = <A>(f: () => Promise<A>): Effect.Effect<A, Error> =>
   Effect.tryPromise({ try: f, catch: (e) => (e instanceof Error ? e : new Error(String(e))) })
 
-/** Chromium for this test, closed with its scope; fails clearly when the Debian package is missing. */
-const launchChromium = Effect.acquireRelease(
-  Effect.suspend(() =>
-    existsSync(CHROMIUM)
-      ? browserEffect(() => chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 }))
-      : Effect.fail(
-        new Error(`no browser at ${CHROMIUM}: the web view tests need Debian's chromium (apt-get install -y chromium; .ci/run installs it)`)
+/**
+ * The package's browser, unpacked once per package version. Its `executablePath()` unpacks into
+ * `os.tmpdir()` (chromium, fonts, SwiftShader) and reuses whatever `chromium` it finds there, so it
+ * runs in a child process whose TMPDIR is a fresh directory, renamed into place only once complete:
+ * a run that dies halfway or another checkout unpacking at the same time never leaves a half
+ * binary behind. Its fonts.conf names a fixed /tmp/fonts; ours names the unpacked fonts.
+ */
+const unpackChromium = async (): Promise<{ readonly executablePath: string; readonly env: Record<string, string> }> => {
+  const pkg = join(REPO_ROOT, "node_modules/@sparticuz/chromium/package.json")
+  const version = (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version
+  const dir = join(tmpdir(), `api-controller-chromium-${version}`)
+  if (!existsSync(join(dir, "fonts.conf"))) {
+    const staging = mkdtempSync(join(tmpdir(), "api-controller-chromium-unpack-"))
+    try {
+      await promisify(execFile)(
+        process.execPath,
+        ["--input-type=module", "-e", `import c from "@sparticuz/chromium"; await c.executablePath()`],
+        { cwd: REPO_ROOT, env: { ...process.env, TMPDIR: staging }, timeout: 120_000 }
       )
-  ),
+      writeFileSync(
+        join(staging, "fonts.conf"),
+        `<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n` +
+          `  <dir>${join(dir, "fonts")}</dir>\n  <cachedir>${join(dir, "fonts-cache")}</cachedir>\n</fontconfig>\n`
+      )
+      renameSync(staging, dir)
+    } catch (e) {
+      rmSync(staging, { recursive: true, force: true })
+      // Another run renamed its complete copy into place first: use that one.
+      if (!existsSync(join(dir, "fonts.conf"))) throw e
+    }
+  }
+  return {
+    executablePath: join(dir, "chromium"),
+    env: { ...process.env as Record<string, string>, FONTCONFIG_FILE: join(dir, "fonts.conf") }
+  }
+}
+
+/** Chromium for this test, closed with its scope. */
+const launchChromium = Effect.acquireRelease(
+  browserEffect(async () => {
+    const { executablePath, env } = await unpackChromium()
+    return chromium.launch({ executablePath, args: CHROMIUM_ARGS, env, timeout: 30_000 })
+  }),
   (browser: Browser) => Effect.promise(() => browser.close())
 )
 
@@ -97,7 +142,7 @@ describe("web view in Chromium on a real kube-apiserver", () => {
       const host = (name: string) => `${namespace}-${name}`
       const key = (name: string) => `${namespace}/${name}`
 
-      // Before the browser: chromium must be there (a missing one fails here, clearly).
+      // Before the controller: the browser must start (a broken one fails here, clearly).
       const browser = yield* launchChromium
 
       // The controller with its web view, on the test control plane.

@@ -4,12 +4,13 @@
  * the test files (`inject("kubeconfigPath")`, see test/support/ClusterTest.ts), stop it at the end.
  *
  * `TEST_KUBECONFIG=<file>` skips all of that and runs the tier against a control plane that is
- * already up (for example one started with `npx tsx test/support/ControlPlane.ts`).
+ * already up (for example one started with `npx tsx scripts/lib/ControlPlane.ts`).
  */
 import { execFileSync } from "node:child_process"
 import { join } from "node:path"
 import type { TestProject } from "vitest/node"
-import { REPO_ROOT, startControlPlane } from "../support/ControlPlane.ts"
+import { startControlPlane } from "../../scripts/lib/ControlPlane.ts"
+import { REPO_ROOT } from "../../scripts/lib/RepoRoot.ts"
 
 declare module "vitest" {
   export interface ProvidedContext {

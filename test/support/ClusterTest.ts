@@ -2,16 +2,19 @@
  * Helpers for tests in the cluster tier (test/cluster/**): the live `KubeApi` on the control
  * plane that test/cluster/globalSetup.ts started, and a fresh namespace per test.
  *
- * The test server has no controller-manager: nothing garbage-collects owned objects and a deleted
- * namespace stays Terminating forever. So cleanup is explicit: strip finalizers, delete what the
- * test left, then delete the namespace (its Terminating state also blocks stray creates).
+ * The test server runs kube-controller-manager's garbage collector and namespace controller, but
+ * no controller of ours outlives its test to remove the finalizers it set. So cleanup is explicit:
+ * strip finalizers, delete what the test left, then delete the namespace (its Terminating state
+ * also blocks stray creates); the namespace controller removes the rest in the background.
  */
+import { assert } from "@effect/vitest"
+import { Effect, type Layer, Result, type Scope } from "effect"
 import { ALL_AUTHENTICATION_KINDS } from "../../src/controller/Settings.ts"
-import { Effect, type Layer, type Scope } from "effect"
 import { inject } from "vitest"
-import { Kinds, type KubeObject, type ResourceKind } from "../../src/domain/Kube.ts"
+import { Kinds, type KubeObject, objectKey, type ResourceKind } from "../../src/domain/Kube.ts"
 import { KubeApi, type KubeApiError } from "../../src/k8s/KubeApi.ts"
 import { KubeApiLive } from "../../src/k8s/KubeApiLive.ts"
+import { eventually } from "./Eventually.ts"
 
 /** The kubeconfig of the cluster tier's control plane. */
 export const kubeconfigPath = (): string => inject("kubeconfigPath")
@@ -86,4 +89,36 @@ export const testNamespace = (
         )
     )
     return name
+  })
+
+/**
+ * Waits until `kind` `namespace/name` (namespace "" for a cluster-scoped object) is gone: what
+ * kube-controller-manager's garbage collector (owner deleted) and namespace controller (namespace
+ * deleted) do in the background. Polls every 200 ms; after `timeoutMs` (default 60 s) it fails with
+ * what still holds the object (deletionTimestamp, finalizers, ownerReferences).
+ */
+export const awaitGone = (
+  kind: ResourceKind,
+  namespace: string,
+  name: string,
+  options: { readonly timeoutMs?: number } = {}
+): Effect.Effect<void, never, KubeApi> =>
+  Effect.gen(function*() {
+    const kube = yield* KubeApi
+    yield* eventually(
+      Effect.gen(function*() {
+        const r = yield* Effect.result(kube.get(kind, namespace, name))
+        if (Result.isFailure(r) && r.failure.reason === "NotFound") return
+        const meta = Result.isSuccess(r) ? r.success.metadata : undefined
+        assert.fail(
+          `${kind.kind} ${objectKey(namespace, name)} is still there: ` +
+            (meta === undefined ? String(Result.isFailure(r) ? r.failure.message : "") : JSON.stringify({
+              deletionTimestamp: meta.deletionTimestamp,
+              finalizers: meta.finalizers,
+              ownerReferences: meta.ownerReferences
+            }))
+        )
+      }),
+      { live: true, step: "200 millis", steps: Math.ceil((options.timeoutMs ?? 60_000) / 200) }
+    ).pipe(Effect.orDie)
   })

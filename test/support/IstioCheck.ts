@@ -11,7 +11,7 @@
  *   analyzeCluster({ kubeconfig, namespace })        what is stored in the cluster
  *
  * The objects are passed as files, so they skip the API server's CRD schema; create them in a
- * cluster with Istio's CRDs (test/support/IstioCrds.ts) to check that part too.
+ * cluster with Istio's CRDs (scripts/lib/IstioCrds.ts) to check that part too.
  *
  * istioctl silently skips documents of kinds or versions it does not know (a typo in apiVersion
  * would read as "no findings"), so `analyzeObjects` sorts its input: `report.unchecked` lists the

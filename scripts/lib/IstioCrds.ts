@@ -9,10 +9,8 @@
  * it stays a test fixture with an open schema.
  */
 import { existsSync } from "node:fs"
-import { join, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
-
-const REPO_ROOT = resolve(fileURLToPath(import.meta.url), "../../..")
+import { join } from "node:path"
+import { REPO_ROOT } from "./RepoRoot.ts"
 
 /** `.bin/istio-crds.yaml`: one document per CRD in `ISTIO_CRD_NAMES`. */
 export const ISTIO_CRDS_FILE = join(REPO_ROOT, ".bin", "istio-crds.yaml")
@@ -27,7 +25,7 @@ export const ISTIO_CRD_NAMES: ReadonlyArray<string> = [
 ]
 
 /** The test-only CRD of the legacy Policy (open schema, `apiextensions.k8s.io/v1`). */
-export const LEGACY_POLICY_CRD_FILE = join(REPO_ROOT, "test/cluster/fixtures/crds/policies.authentication.istio.io.yaml")
+export const LEGACY_POLICY_CRD_FILE = join(REPO_ROOT, "scripts/lib/crds/policies.authentication.istio.io.yaml")
 
 /** The project's own Api CRD. */
 export const API_CRD_FILE = join(REPO_ROOT, "deploy/crd/apis.gateway.kyma-project.io.yaml")

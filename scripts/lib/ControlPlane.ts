@@ -1,45 +1,55 @@
 /**
- * A throwaway Kubernetes control plane on loopback: etcd + kube-apiserver from `.bin/`
- * (built by scripts/build-control-plane.sh), the role controller-runtime's envtest plays for Go
- * operators. Usable from vitest's globalSetup and from a plain script:
+ * A throwaway Kubernetes control plane on loopback: etcd, kube-apiserver and
+ * kube-controller-manager from `.bin/` (built by scripts/build-control-plane.sh, like the `pki`
+ * tool that makes their certificates: no openssl needed), the role controller-runtime's envtest
+ * plays for Go operators, plus the controllers a real cluster runs for every object. Usable from
+ * vitest's globalSetup and from a plain script:
  *
- *   const cp = await startControlPlane()          // certificates, etcd, apiserver, CRDs
+ *   const cp = await startControlPlane()          // certificates, etcd, apiserver, CRDs, controller-manager
  *   ... KUBECONFIG=cp.kubeconfigPath ...
  *   await cp.stop()
  *
- * There is no controller-manager: no garbage collection, no namespace deletion, no default
- * ServiceAccount. Everything the harness starts is killed by PID on `stop()`, on process exit
- * and on SIGINT/SIGTERM/SIGHUP; a detached watchdog also kills it if this process dies without
- * running any handler (SIGKILL, OOM).
+ * The controller-manager runs only `CONTROLLERS`: garbage collection (children with an
+ * ownerReference go when their owner goes), namespace deletion (a deleted namespace empties and
+ * disappears) and the default ServiceAccount of each namespace. No scheduler, no kubelet: Pods
+ * never run. Everything the harness starts is killed by PID on `stop()`, on process exit and on
+ * SIGINT/SIGTERM/SIGHUP; a detached watchdog also kills it if this process dies without running
+ * any handler (SIGKILL, OOM).
  *
- * Run it by hand: `npx tsx test/support/ControlPlane.ts` starts one, prints the kubeconfig path
+ * Run it by hand: `npx tsx scripts/lib/ControlPlane.ts` starts one, prints the kubeconfig path
  * and waits for Ctrl-C.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { request as httpsRequest } from "node:https"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
-import { dirname, join, resolve } from "node:path"
+import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { parseAllDocuments } from "yaml"
+import { CONTROLLER_CRD_FILES } from "./IstioCrds.ts"
+import { REPO_ROOT } from "./RepoRoot.ts"
 
 const run = promisify(execFile)
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
+/**
+ * The CRDs every control plane installs: the project's Api, Istio's own CRDs of the kinds the
+ * controller writes (from the istio.io/api module, see IstioCrds.ts), and the legacy Policy.
+ */
+export const DEFAULT_CRDS: ReadonlyArray<string> = CONTROLLER_CRD_FILES
 
-/** The CRDs every test run installs: the project's Api, Istio's VirtualService and Gateway, and the test-only Policy. */
-export const DEFAULT_CRDS: ReadonlyArray<string> = [
-  join(REPO_ROOT, "deploy/crd/apis.gateway.kyma-project.io.yaml"),
-  join(REPO_ROOT, "test/cluster/fixtures/crds/virtualservices.networking.istio.io.yaml"),
-  join(REPO_ROOT, "test/cluster/fixtures/crds/gateways.networking.istio.io.yaml"),
-  join(REPO_ROOT, "test/cluster/fixtures/crds/policies.authentication.istio.io.yaml")
-]
+/**
+ * The controller-manager's controllers: cheap ones that every real cluster runs and that change
+ * what a test can observe (owned objects and namespaces really go away).
+ */
+export const CONTROLLERS: ReadonlyArray<string> = ["garbagecollector", "namespace", "serviceaccount"]
 
 export interface ControlPlaneOptions {
-  /** Where `etcd` and `kube-apiserver` are; default `<repo>/.bin`. */
+  /** Where `pki`, `etcd`, `kube-apiserver` and `kube-controller-manager` are; default `<repo>/.bin`. */
   readonly binDir?: string
+  /** Run kube-controller-manager with `CONTROLLERS`; default true. */
+  readonly controllerManager?: boolean
   /** CRD manifests to install (YAML, one or more documents each); default `DEFAULT_CRDS`. */
   readonly crds?: ReadonlyArray<string>
   /** For readiness of each server and for the CRDs; default 90 s (two shared cores are slow). */
@@ -55,7 +65,9 @@ export interface ControlPlaneTimings {
   readonly etcdMs: number
   readonly apiserverMs: number
   readonly crdsMs: number
-  /** From the call to a control plane with every CRD served. */
+  /** Until its controllers run (the default ServiceAccount exists); 0 without a controller-manager. */
+  readonly controllerManagerMs: number
+  /** From the call to a control plane with every CRD served and the controller-manager running. */
   readonly totalMs: number
 }
 
@@ -68,9 +80,9 @@ export interface ControlPlane {
   readonly server: string
   readonly etcdUrl: string
   readonly workDir: string
-  readonly pids: { readonly etcd: number; readonly apiserver: number }
+  readonly pids: { readonly etcd: number; readonly apiserver: number; readonly controllerManager?: number }
   readonly timings: ControlPlaneTimings
-  /** Kill both servers (SIGTERM, then SIGKILL after 5 s) and remove the work dir. Idempotent. */
+  /** Kill the servers (SIGTERM, then SIGKILL after 5 s) and remove the work dir. Idempotent. */
   readonly stop: () => Promise<void>
 }
 
@@ -133,14 +145,17 @@ const installHooks = () => {
 }
 
 /**
- * A detached shell that outlives us: once this process is gone it kills the servers and
- * removes the work dir. Covers deaths that run no handler (SIGKILL, OOM killer).
+ * A detached shell that outlives us: once this process is gone it kills the servers listed in
+ * `pidFile` (appended to as each one starts) and removes the work dir. Covers deaths that run no
+ * handler (SIGKILL, OOM killer).
  */
-const startWatchdog = (t: Tracked, pids: ReadonlyArray<number>): ChildProcess => {
+const startWatchdog = (t: Tracked, pidFile: string): ChildProcess => {
+  const quote = (path: string) => `'${path.replaceAll("'", "")}'`
   const script = [
     `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done`,
-    `kill -TERM ${pids.join(" ")} 2>/dev/null; sleep 3; kill -KILL ${pids.join(" ")} 2>/dev/null`,
-    t.keepWorkDir ? "true" : `rm -rf '${t.workDir.replaceAll("'", "")}'`
+    `pids=$(cat ${quote(pidFile)} 2>/dev/null)`,
+    `kill -TERM $pids 2>/dev/null; sleep 3; kill -KILL $pids 2>/dev/null`,
+    t.keepWorkDir ? "true" : `rm -rf ${quote(t.workDir)}`
   ].join("; ")
   const w = spawn("sh", ["-c", script], { detached: true, stdio: "ignore" })
   w.unref()
@@ -179,43 +194,30 @@ export interface Pki {
   readonly clientKey: string
 }
 
-/** A P-256 CA; a serving cert for 127.0.0.1/localhost; an admin client cert; an SA signing key pair. */
-const makePki = async (dir: string): Promise<Pki> => {
-  const p = (f: string) => join(dir, f)
-  await run("openssl", ["version"]).catch((e: unknown) => {
-    throw new ControlPlaneError(`the openssl CLI is needed to make the test certificates: ${String(e)}`)
+/**
+ * A P-256 CA; a serving cert for 127.0.0.1/localhost; client certs for the admin and the
+ * controller-manager; an SA signing key pair. Made by tools/pki (Go's crypto/x509), not openssl.
+ * The controller-manager's user is in system:masters: it runs every controller with its own
+ * credentials, and the roles for that would be noise in a test cluster.
+ */
+const readPki = (dir: string, file: string) => readFileSync(join(dir, file), "utf8")
+
+const makePki = async (pkiBin: string, dir: string): Promise<Pki> => {
+  await run(pkiBin, [
+    "-dir", dir,
+    "-server", "apiserver",
+    "-host", "127.0.0.1,localhost",
+    "-client", "admin=admin;system:masters",
+    "-client", "kube-controller-manager=system:kube-controller-manager;system:masters"
+  ]).catch((e: unknown) => {
+    throw new ControlPlaneError(`${pkiBin} could not make the test certificates: ${String(e)}`)
   })
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-  await run("openssl", ["req", "-x509", ...ec, "-keyout", p("ca.key"), "-out", p("ca.crt"), "-days", "7", "-subj",
-    "/CN=api-controller-test-ca", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign,digitalSignature"])
-  writeFileSync(
-    p("server.ext"),
-    "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
-  )
-  writeFileSync(p("client.ext"), "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n")
-  const leaf = async (name: string, subj: string, ext: string) => {
-    await run("openssl", ["req", ...ec, "-keyout", p(`${name}.key`), "-out", p(`${name}.csr`), "-subj", subj])
-    await run("openssl", ["x509", "-req", "-in", p(`${name}.csr`), "-CA", p("ca.crt"), "-CAkey", p("ca.key"),
-      "-CAcreateserial", "-out", p(`${name}.crt`), "-days", "7", "-extfile", p(ext)])
-  }
-  const saKey = async () => {
-    await run("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", p("sa.key")])
-    await run("openssl", ["pkey", "-in", p("sa.key"), "-pubout", "-out", p("sa.pub")])
-  }
-  // Serial numbers: both leaves share ca.srl, so sign them one after the other.
-  await leaf("apiserver", "/CN=kube-apiserver", "server.ext")
-  await Promise.all([leaf("admin", "/O=system:masters/CN=admin", "client.ext"), saKey()])
-  return {
-    caCrt: readFileSync(p("ca.crt"), "utf8"),
-    clientCrt: readFileSync(p("admin.crt"), "utf8"),
-    clientKey: readFileSync(p("admin.key"), "utf8")
-  }
+  return { caCrt: readPki(dir, "ca.crt"), clientCrt: readPki(dir, "admin.crt"), clientKey: readPki(dir, "admin.key") }
 }
 
 const b64 = (s: string) => Buffer.from(s).toString("base64")
 
-const kubeconfigYaml = (server: string, pki: Pki) =>
+const kubeconfigYaml = (server: string, pki: Pki, user = "admin") =>
   `apiVersion: v1
 kind: Config
 clusters:
@@ -224,7 +226,7 @@ clusters:
     server: ${server}
     certificate-authority-data: ${b64(pki.caCrt)}
 users:
-- name: admin
+- name: ${user}
   user:
     client-certificate-data: ${b64(pki.clientCrt)}
     client-key-data: ${b64(pki.clientKey)}
@@ -232,7 +234,7 @@ contexts:
 - name: envtest
   context:
     cluster: envtest
-    user: admin
+    user: ${user}
 current-context: envtest
 `
 
@@ -380,9 +382,12 @@ export const startControlPlane = async (options: ControlPlaneOptions = {}): Prom
   const log = options.log ?? ((line: string) => console.log(`[control-plane] ${line}`))
   const binDir = options.binDir ?? join(REPO_ROOT, ".bin")
   const timeoutMs = options.startTimeoutMs ?? 90_000
+  const withControllerManager = options.controllerManager ?? true
+  const pkiBin = join(binDir, "pki")
   const etcdBin = join(binDir, "etcd")
   const apiserverBin = join(binDir, "kube-apiserver")
-  for (const b of [etcdBin, apiserverBin]) {
+  const kcmBin = join(binDir, "kube-controller-manager")
+  for (const b of [pkiBin, etcdBin, apiserverBin, ...(withControllerManager ? [kcmBin] : [])]) {
     if (!existsSync(b)) throw new ControlPlaneError(`${b} is missing: run scripts/build-control-plane.sh first`)
   }
 
@@ -395,7 +400,7 @@ export const startControlPlane = async (options: ControlPlaneOptions = {}): Prom
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       live.delete(tracked)
-      // apiserver first, so it does not log etcd connection errors while etcd goes down
+      // in reverse start order, so no server logs connection errors while the one it uses goes down
       for (const c of [...tracked.children].reverse()) await terminate(c)
       if (tracked.watchdog?.pid !== undefined) {
         try {
@@ -412,14 +417,21 @@ export const startControlPlane = async (options: ControlPlaneOptions = {}): Prom
   try {
     const pkiDir = join(workDir, "pki")
     mkdirSync(pkiDir, { recursive: true })
-    const [pki, etcdPort, peerPort, apiPort] = await Promise.all([makePki(pkiDir), freePort(), freePort(), freePort()])
+    const [pki, etcdPort, peerPort, apiPort] = await Promise.all([makePki(pkiBin, pkiDir), freePort(), freePort(), freePort()])
     const tCerts = Date.now()
+    const pidFile = join(workDir, "pids")
+    tracked.watchdog = startWatchdog(tracked, pidFile)
+    const started = (child: ChildProcess) => {
+      tracked.children.push(child)
+      appendFileSync(pidFile, `${child.pid}\n`)
+      return child
+    }
 
     // etcd
     const etcdUrl = `http://127.0.0.1:${etcdPort}`
     const peerUrl = `http://127.0.0.1:${peerPort}`
     const etcdLog = join(workDir, "etcd.log")
-    const etcd = startProcess(etcdBin, [
+    const etcd = started(startProcess(etcdBin, [
       "--name=t",
       `--data-dir=${join(workDir, "etcd")}`,
       `--listen-client-urls=${etcdUrl}`,
@@ -429,8 +441,7 @@ export const startControlPlane = async (options: ControlPlaneOptions = {}): Prom
       `--initial-cluster=t=${peerUrl}`,
       "--unsafe-no-fsync=true",
       "--log-level=warn"
-    ], etcdLog)
-    tracked.children.push(etcd)
+    ], etcdLog))
     const deadline = Date.now() + timeoutMs
     await waitUntil("etcd /health", deadline, async () => {
       exitedEarly(etcd, "etcd", etcdLog)
@@ -442,7 +453,7 @@ export const startControlPlane = async (options: ControlPlaneOptions = {}): Prom
     // kube-apiserver
     const server = `https://127.0.0.1:${apiPort}`
     const apiLog = join(workDir, "kube-apiserver.log")
-    const apiserver = startProcess(apiserverBin, [
+    const apiserver = started(startProcess(apiserverBin, [
       `--etcd-servers=${etcdUrl}`,
       "--bind-address=127.0.0.1",
       "--advertise-address=127.0.0.1",
@@ -461,9 +472,7 @@ export const startControlPlane = async (options: ControlPlaneOptions = {}): Prom
       // Lighter on two cores, and no request queueing to make test timings noisy.
       "--enable-priority-and-fairness=false",
       "--profiling=false"
-    ], apiLog)
-    tracked.children.push(apiserver)
-    tracked.watchdog = startWatchdog(tracked, [etcd.pid!, apiserver.pid!])
+    ], apiLog))
     await waitUntil("kube-apiserver /readyz", deadline, async () => {
       exitedEarly(apiserver, "kube-apiserver", apiLog)
       return (await apiRequest(server, pki, "GET", "/readyz")).status === 200
@@ -479,16 +488,48 @@ export const startControlPlane = async (options: ControlPlaneOptions = {}): Prom
     await installCrds(server, pki, options.crds ?? DEFAULT_CRDS, Math.max(deadline - Date.now(), 30_000))
     const tCrds = Date.now()
 
+    // After the CRDs: the garbage collector watches the resources discovery lists when it starts
+    // and looks again only every 30 s, so earlier it would miss Apis and their children for a while.
+    let controllerManager: ChildProcess | undefined
+    if (withControllerManager) {
+      const kcmPki: Pki = {
+        caCrt: pki.caCrt,
+        clientCrt: readPki(pkiDir, "kube-controller-manager.crt"),
+        clientKey: readPki(pkiDir, "kube-controller-manager.key")
+      }
+      const kcmKubeconfig = join(workDir, "kube-controller-manager.kubeconfig")
+      writeFileSync(kcmKubeconfig, kubeconfigYaml(server, kcmPki, "kube-controller-manager"), { mode: 0o600 })
+      const kcmLog = join(workDir, "kube-controller-manager.log")
+      const kcm = started(startProcess(kcmBin, [
+        `--kubeconfig=${kcmKubeconfig}`,
+        `--controllers=${CONTROLLERS.join(",")}`,
+        "--leader-elect=false",
+        // No HTTPS endpoint at all (readiness is read off the API below); nothing listens but on loopback.
+        "--secure-port=0",
+        "--bind-address=127.0.0.1",
+        "--profiling=false"
+      ], kcmLog))
+      controllerManager = kcm
+      await waitUntil("kube-controller-manager (the default ServiceAccount)", Math.max(deadline, Date.now() + 30_000), async () => {
+        exitedEarly(kcm, "kube-controller-manager", kcmLog)
+        return (await apiRequest(server, pki, "GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200
+      }, () => tail(kcmLog), 200)
+    }
+    const tKcm = Date.now()
+
     const timings: ControlPlaneTimings = {
       certsMs: tCerts - t0,
       etcdMs: tEtcd - tCerts,
       apiserverMs: tApi - tEtcd,
       crdsMs: tCrds - tApi,
-      totalMs: tCrds - t0
+      controllerManagerMs: tKcm - tCrds,
+      totalMs: tKcm - t0
     }
     log(
       `started in ${(timings.totalMs / 1000).toFixed(1)}s (certs ${timings.certsMs} ms, etcd ${timings.etcdMs} ms, ` +
-        `kube-apiserver ${timings.apiserverMs} ms, CRDs ${timings.crdsMs} ms): ${server}, kubeconfig ${kubeconfigPath}`
+        `kube-apiserver ${timings.apiserverMs} ms, CRDs ${timings.crdsMs} ms, ` +
+        (withControllerManager ? `kube-controller-manager ${timings.controllerManagerMs} ms` : "no kube-controller-manager") +
+        `): ${server}, kubeconfig ${kubeconfigPath}`
     )
     return {
       kubeconfigPath,
@@ -496,7 +537,11 @@ export const startControlPlane = async (options: ControlPlaneOptions = {}): Prom
       server,
       etcdUrl,
       workDir,
-      pids: { etcd: etcd.pid!, apiserver: apiserver.pid! },
+      pids: {
+        etcd: etcd.pid!,
+        apiserver: apiserver.pid!,
+        ...(controllerManager?.pid !== undefined ? { controllerManager: controllerManager.pid } : {})
+      },
       timings,
       stop
     }
@@ -546,7 +591,7 @@ const terminate = (child: ChildProcess, graceMs = 5_000): Promise<void> =>
     child.kill("SIGTERM")
   })
 
-// `npx tsx test/support/ControlPlane.ts`: start one and keep it until Ctrl-C.
+// `npx tsx scripts/lib/ControlPlane.ts`: start one and keep it until Ctrl-C.
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const cp = await startControlPlane()
   console.log(`export KUBECONFIG=${cp.kubeconfigPath}`)
