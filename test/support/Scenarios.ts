@@ -19,6 +19,7 @@ import { ALL_AUTHENTICATION_KINDS, BACKENDS, Settings } from "../../src/controll
 import { EventRecorder } from "../../src/k8s/EventRecorder.ts"
 import { KubeApi, orAbsent } from "../../src/k8s/KubeApi.ts"
 import type { AuthenticationBackend } from "../../src/plan/AuthenticationBackend.ts"
+import { gatewayRef } from "../../src/plan/VirtualServicePlan.ts"
 import { apiObject, type ApiSpecInput, googleJwt, testConfig } from "./Fixtures.ts"
 
 /** Where a scenario runs: two namespaces of its own, the backend, and how to wait for the cluster. */
@@ -39,9 +40,14 @@ export interface Scenario {
   readonly run: ScenarioEffect
 }
 
-/** The reconciler settings a world runs a backend with: every authentication kind observed. */
+/**
+ * The reconciler settings a world runs a backend with, as discovery would pick them: every
+ * authentication kind observed; the VirtualService as `networking.istio.io/v1` next to today's
+ * security kinds, as `v1alpha3` next to the legacy Policy (pre-1.6 Istio).
+ */
 export const scenarioSettings = (backend: AuthenticationBackend) => ({
   backend,
+  virtualServiceKind: backend.selectsWorkload ? Kinds.VirtualServiceV1 : Kinds.VirtualService,
   authenticationKinds: [...backend.kinds, ...ALL_AUTHENTICATION_KINDS.filter((k) => !backend.kinds.includes(k))]
 })
 
@@ -55,7 +61,7 @@ const split = (key: ObjectKey): [string, string] => {
 }
 
 /** The target Service of an Api, with a selector, so workload-selecting backends can secure it. */
-export const ensureService = (name: string, selector: Readonly<Record<string, string>> = { app: name }) =>
+export const ensureService = (name: string, selector: Readonly<Record<string, string>> = { app: name }, port = 80) =>
   Effect.gen(function*() {
     const kube = yield* KubeApi
     const { namespace } = yield* env
@@ -63,7 +69,7 @@ export const ensureService = (name: string, selector: Readonly<Record<string, st
       apiVersion: "v1",
       kind: "Service",
       metadata: { name, namespace },
-      spec: { selector, ports: [{ port: 80 }] }
+      spec: { selector, ports: [{ name: "http", port }] }
     }).pipe(Effect.catchIf((e) => e.reason === "AlreadyExists", () => Effect.void))
   })
 
@@ -72,7 +78,8 @@ export const createApi = (name: string, spec: ApiSpecInput) =>
     const kube = yield* KubeApi
     const { namespace } = yield* env
     const service = spec.service?.name
-    if (typeof service === "string" && /^[a-z0-9-]+$/.test(service)) yield* ensureService(service)
+    const port = typeof spec.service?.port === "number" ? spec.service.port : 80
+    if (typeof service === "string" && /^[a-z0-9-]+$/.test(service)) yield* ensureService(service, { app: service }, port)
     yield* kube.create(Kinds.Api, apiObject(namespace, name, spec))
     return objectKey(namespace, name)
   })
@@ -261,7 +268,7 @@ export const scenarios: ReadonlyArray<Scenario> = [
   {
     name: "an Api without authentication gets a VirtualService and no authentication children",
     run: Effect.gen(function*() {
-      const { namespace } = yield* env
+      const { namespace, backend } = yield* env
       const key = yield* createApi("plain", httpbin)
       yield* settle(key)
       const s = yield* statusOf(key)
@@ -269,7 +276,8 @@ export const scenarios: ReadonlyArray<Scenario> = [
       const vs = yield* virtualServiceOf(key)
       assert.deepStrictEqual(specOf(vs), {
         hosts: ["httpbin.kyma.local"],
-        gateways: [testConfig.gatewayFqdn],
+        // GATEWAY_FQDN as given (v1alpha3), or as <namespace>/<name> (v1, today's Istio).
+        gateways: [gatewayRef(testConfig.gatewayFqdn, scenarioSettings(backend).virtualServiceKind)],
         http: [{
           match: [{ uri: { regex: "/.*" } }],
           route: [{ destination: { host: `httpbin.${namespace}.svc.cluster.local`, port: { number: 8000 } } }]
