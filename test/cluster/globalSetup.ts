@@ -1,7 +1,8 @@
 /**
  * One control plane for the whole cluster tier: build the binaries if needed (a no-op when
- * `.bin/` is current), start etcd + kube-apiserver with the CRDs, hand the kubeconfig path to
- * the test files (`inject("kubeconfigPath")`, see test/support/ClusterTest.ts), stop it at the end.
+ * `.bin/` is current), start etcd + kube-apiserver with the CRDs, then kube-controller-manager,
+ * hand the kubeconfig path to the test files (`inject("kubeconfigPath")`, see
+ * test/support/ClusterTest.ts), stop it at the end.
  *
  * `TEST_KUBECONFIG=<file>` skips all of that and runs the tier against a control plane that is
  * already up (for example one started with `npx tsx scripts/lib/ControlPlane.ts`).
@@ -42,7 +43,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await cp.stop()
     log(
       `control plane stopped in ${Date.now() - tStop} ms; up for ${((Date.now() - tStart) / 1000).toFixed(1)}s ` +
-        `(start ${(cp.timings.totalMs / 1000).toFixed(1)}s, CRDs ${cp.timings.crdsMs} ms)`
+        `(start ${(cp.timings.totalMs / 1000).toFixed(1)}s, CRDs ${cp.timings.crdsMs} ms, ` +
+        `kube-controller-manager ${cp.timings.controllerManagerMs} ms)`
     )
   }
 }
