@@ -16,7 +16,7 @@ import { Kinds, type KubeObject, objectKey, type ResourceKind, splitKey } from "
 import type { KubeApi } from "../k8s/KubeApi.ts"
 import { claimsOf, hostsServed, servesHost } from "../plan/Claims.ts"
 import { ClusterView } from "./ClusterView.ts"
-import { type Change, type Informer, makeInformer } from "./Informer.ts"
+import { type Change, type Informer, makeInformer } from "../k8s/Informer.ts"
 import { Settings } from "./Settings.ts"
 
 /** A multimap that remembers, per object, which index keys it was filed under. */

@@ -12,7 +12,7 @@ import { Kinds, type ObjectKey, objectKey } from "../domain/Kube.ts"
 import { hostsServed, targetServiceOf } from "../plan/Claims.ts"
 import { ownerKeyOf } from "../plan/Ownership.ts"
 import type { ClusterCache } from "./ClusterCache.ts"
-import type { Change } from "./Informer.ts"
+import type { Change } from "../k8s/Informer.ts"
 
 export const keysFor = (change: Change, cache: ClusterCache["Service"]): ReadonlyArray<ObjectKey> => {
   const { object, old } = change

@@ -1,8 +1,9 @@
 /**
  * The Kubernetes API as the controller needs it: one service, two implementations.
- * `KubeApi.layerTest` (src/k8s/MemoryCluster.ts) is an in-memory API server for deterministic
- * tests; `KubeApi.layer` (src/k8s/KubeApiLive.ts) talks to a real one through
- * `@kubernetes/client-node`. Nothing outside `src/k8s/` imports the client library.
+ * `KubeApiLive.layer` (src/k8s/KubeApiLive.ts) talks to a real API server through
+ * `@kubernetes/client-node`; `MemoryCluster.layer()` (test/support/MemoryCluster.ts) is an
+ * in-memory one for deterministic tests, held to the same contract (test/support/KubeApiContract.ts).
+ * Nothing outside `src/k8s/` imports the client library.
  *
  * Objects cross this boundary as JSON (`KubeObject`); callers decode the parts they need with
  * their own schemas.

@@ -23,7 +23,7 @@ import { Cause, Context, Duration, Effect, Layer, PubSub, Queue, Schedule, Strea
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import type { ServeError } from "effect/http/HttpServerError"
 import { ClusterCache } from "../controller/ClusterCache.ts"
-import type { Change } from "../controller/Informer.ts"
+import type { Change } from "../k8s/Informer.ts"
 import { Settings } from "../controller/Settings.ts"
 import { Kinds, type KubeObject, type ResourceKind } from "../domain/Kube.ts"
 import { KubeApi } from "../k8s/KubeApi.ts"

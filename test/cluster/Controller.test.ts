@@ -11,7 +11,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Duration, Effect, Exit, Layer, Metric, Scope } from "effect"
 import { Controller, type ControllerOptions } from "../../src/controller/Controller.ts"
-import { LeaderElection, type LeaderElectionConfig } from "../../src/controller/LeaderElection.ts"
+import { LeaderElection, type LeaderElectionConfig } from "../../src/k8s/LeaderElection.ts"
 import { decodeStatus } from "../../src/domain/Api.ts"
 import { Kinds, type KubeObject } from "../../src/domain/Kube.ts"
 import { makeRequestTally } from "../../src/k8s/InstrumentedKubeApi.ts"

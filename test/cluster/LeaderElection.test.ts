@@ -5,7 +5,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Clock, Effect, Fiber } from "effect"
-import { type LeaderElectionConfig, make } from "../../src/controller/LeaderElection.ts"
+import { type LeaderElectionConfig, make } from "../../src/k8s/LeaderElection.ts"
 import { Kinds } from "../../src/domain/Kube.ts"
 import { KubeApi } from "../../src/k8s/KubeApi.ts"
 import { liveKubeApi, testNamespace } from "../support/ClusterTest.ts"

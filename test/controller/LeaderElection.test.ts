@@ -17,10 +17,10 @@ import {
   make,
   makeIdentity,
   microTime
-} from "../../src/controller/LeaderElection.ts"
+} from "../../src/k8s/LeaderElection.ts"
 import { Kinds } from "../../src/domain/Kube.ts"
 import { KubeApi, KubeApiError } from "../../src/k8s/KubeApi.ts"
-import { MemoryCluster } from "../../src/k8s/MemoryCluster.ts"
+import { MemoryCluster } from "../support/MemoryCluster.ts"
 
 const NS = "kyma-system"
 const LEASE = "api-controller"

@@ -11,7 +11,7 @@ import { LEGACY_FINALIZER } from "../../src/domain/Api.ts"
 import { Kinds } from "../../src/domain/Kube.ts"
 import { Reconciler } from "../../src/controller/Reconciler.ts"
 import { KubeApi } from "../../src/k8s/KubeApi.ts"
-import { MemoryCluster, WRITE_VERBS } from "../../src/k8s/MemoryCluster.ts"
+import { MemoryCluster, WRITE_VERBS } from "../support/MemoryCluster.ts"
 import { apiObject, googleJwt } from "../support/Fixtures.ts"
 import { childOf, createApi, eventsIn, memoryWorld, settle, statusOf } from "../support/World.ts"
 

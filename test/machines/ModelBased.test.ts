@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { MemoryCluster } from "../../src/k8s/MemoryCluster.ts"
+import { MemoryCluster } from "../support/MemoryCluster.ts"
 import { IstioSecurityBackend } from "../../src/plan/IstioSecurityBackend.ts"
 import { modelWorldLayer, replayEveryMachine } from "../support/ModelWorld.ts"
 

@@ -11,7 +11,7 @@ import { type PassResult, Reconciler, type ReconcileError } from "../../src/cont
 import { Settings, type SettingsShape } from "../../src/controller/Settings.ts"
 import { EventRecorder } from "../../src/k8s/EventRecorder.ts"
 import { KubeApi, type KubeApiError, orAbsent } from "../../src/k8s/KubeApi.ts"
-import { MemoryCluster, type MemoryClusterOptions } from "../../src/k8s/MemoryCluster.ts"
+import { MemoryCluster, type MemoryClusterOptions } from "./MemoryCluster.ts"
 import { testConfig } from "./Fixtures.ts"
 
 /** Reconciler + ClusterView + events over whatever KubeApi is provided; the legacy Policy unless told otherwise. */

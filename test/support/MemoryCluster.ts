@@ -14,7 +14,7 @@
  */
 import { Clock, Context, Effect, Layer, Queue, Stream } from "effect"
 import type { Cause } from "effect"
-import { apiVersionOf, type KubeObject, type ObjectMeta, type ResourceKind } from "../domain/Kube.ts"
+import { apiVersionOf, type KubeObject, type ObjectMeta, type ResourceKind } from "../../src/domain/Kube.ts"
 import {
   type DeleteOptions,
   KubeApi,
@@ -26,8 +26,8 @@ import {
   type StatusCause,
   type WatchEvent,
   type WatchOptions
-} from "./KubeApi.ts"
-import { applyMergePatch, jsonEqual } from "../domain/MergePatch.ts"
+} from "../../src/k8s/KubeApi.ts"
+import { applyMergePatch, jsonEqual } from "../../src/domain/MergePatch.ts"
 
 export type Verb = "get" | "list" | "watch" | "create" | "replace" | "patch" | "patchStatus" | "delete"
 

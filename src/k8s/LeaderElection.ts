@@ -36,7 +36,7 @@ import {
 } from "effect"
 import { apiVersionOf, Kinds, type KubeObject } from "../domain/Kube.ts"
 import { jsonEqual } from "../domain/MergePatch.ts"
-import { KubeApi, type KubeApiError } from "../k8s/KubeApi.ts"
+import { KubeApi, type KubeApiError } from "./KubeApi.ts"
 
 export interface LeaderElectionConfig {
   /** Namespace of the Lease (usually the controller's own). */

@@ -3,8 +3,8 @@
  * real kube-apiserver in test/cluster/KubeApiLive.test.ts.
  */
 import { Effect } from "effect"
-import { MemoryCluster } from "../../src/k8s/MemoryCluster.ts"
-import { kubeApiContract } from "../support/KubeApiContract.ts"
+import { MemoryCluster } from "./MemoryCluster.ts"
+import { kubeApiContract } from "./KubeApiContract.ts"
 
 kubeApiContract({
   name: "in-memory cluster",

@@ -8,7 +8,7 @@
 import { Deferred, Duration, Effect, Schedule, type Scope, Stream } from "effect"
 import type { KubeObject, ResourceKind } from "../domain/Kube.ts"
 import { jsonEqual } from "../domain/MergePatch.ts"
-import { KubeApi, type KubeApiError } from "../k8s/KubeApi.ts"
+import { KubeApi, type KubeApiError } from "./KubeApi.ts"
 
 export type ChangeType = "ADDED" | "MODIFIED" | "DELETED"
 
