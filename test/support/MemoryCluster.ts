@@ -156,6 +156,7 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
   let history: Array<StoredEvent> = []
   let minResumeFrom = 0 // a watch may resume from any resourceVersion >= this
   const watchers = new Set<Watcher>()
+  let closed = false // after the layer's scope ends
   let faults: Array<Fault & { remaining: number }> = []
   const requests: Array<RequestRecord> = []
 
@@ -256,6 +257,9 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
       Effect.gen(function*() {
         const injected = enter("watch", kind, options.namespace ?? "", "")
         if (injected) return yield* Effect.fail(injected)
+        // A closed server takes no new watch: ending a watch makes its reader resume, and
+        // resuming into a closing server would add watchers as fast as they are ended.
+        if (closed) return yield* Effect.fail(fail("Transport", `watch ${kind.plural}`, "the server is shut down"))
         const from = Number(options.resourceVersion)
         if (!Number.isFinite(from) || from < minResumeFrom) {
           return yield* Effect.fail(
@@ -534,10 +538,7 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
       history = []
       minResumeFrom = rv
     }),
-    endWatches: Effect.sync(() => {
-      for (const w of watchers) Queue.endUnsafe(w.queue)
-      watchers.clear()
-    }),
+    endWatches: Effect.sync(() => endAll()),
     objects: (kind, namespace) =>
       Effect.sync(() =>
         [...table(kind).values()]
@@ -546,9 +547,16 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
       )
   })
 
-  const closeAll = () => {
-    for (const w of watchers) Queue.endUnsafe(w.queue)
+  /** Ends the watches open now; readers that resume open new ones, which are not ended here. */
+  const endAll = () => {
+    const open = [...watchers]
     watchers.clear()
+    for (const w of open) Queue.endUnsafe(w.queue)
+  }
+
+  const closeAll = () => {
+    closed = true
+    endAll()
   }
 
   return { api, control, closeAll }
