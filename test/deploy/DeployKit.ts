@@ -6,16 +6,16 @@
  * kubectl: `$KUBECTL` if set, else `.bin/kubectl` if the control-plane build put one there, else
  * the one on PATH.
  */
+import { REPO_ROOT } from "../../scripts/lib/RepoRoot.ts"
 import { Data, Effect } from "effect"
 import { execFile } from "node:child_process"
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
 import { parse, parseAllDocuments, stringify } from "yaml"
 import type { KubeObject } from "../../src/domain/Kube.ts"
 
-export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), "../../..")
+export { REPO_ROOT }
 export const DEPLOY_DIR = join(REPO_ROOT, "deploy")
 
 export class KubectlError extends Data.TaggedError("KubectlError")<{

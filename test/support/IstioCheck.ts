@@ -19,15 +19,14 @@
  *
  * istioctl: `$ISTIOCTL` if set, else `.bin/istioctl`.
  */
+import { REPO_ROOT } from "../../scripts/lib/RepoRoot.ts"
 import { Effect, Schema } from "effect"
 import { execFile } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
 import { stringify } from "yaml"
 
-const REPO_ROOT = resolve(fileURLToPath(import.meta.url), "../../..")
 
 export const istioctlBinary = (): string => {
   const explicit = process.env["ISTIOCTL"]
