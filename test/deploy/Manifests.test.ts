@@ -81,6 +81,11 @@ describe("the Deployment", () => {
     assert.strictEqual((svc["spec"] as { ports: Array<{ targetPort: string }> }).ports[0]!.targetPort, port!.name)
   })
 
+  it("binds the health port on every interface, which the controller does only when told (its default is 127.0.0.1)", () => {
+    // The kubelet probes and Prometheus scrapes the Pod IP, not the container's loopback.
+    assert.include(c.args, "--health-host=0.0.0.0")
+  })
+
   it("runs 2 replicas under leader election, with the Pod's name and namespace from the downward API", () => {
     assert.isAtLeast(d.spec.replicas, 2)
     assert.include(c.args, "--leader-elect")
