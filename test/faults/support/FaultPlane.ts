@@ -188,10 +188,10 @@ export const startFaultPlane = async (log: (line: string) => void): Promise<Faul
   if (!alreadyHasKcm && existsSync(kcmBin)) {
     kcm = spawnLogged(kcmBin, [
       `--kubeconfig=${cp.kubeconfigPath}`,
-      "--controllers=garbage-collector,namespace",
+      "--controllers=garbagecollector,namespace",
       "--leader-elect=false",
       "--secure-port=0",
-      "--concurrent-gc-syncs=5"
+      "--profiling=false"
     ], join(cp.workDir, "kube-controller-manager.log"))
     dogs.push(watchdog(kcm.pid!))
     log("kube-controller-manager started (garbage collector, namespace controller)")

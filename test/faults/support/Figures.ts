@@ -242,7 +242,12 @@ export const formatFigure = (f: Figure): string =>
     `duplicates ${f.duplicates}`,
     `orphans ${f.orphans}`,
     `stuck ${f.stuck}`,
-    `recovery ${f.recoverySeconds === undefined ? "never" : `${f.recoverySeconds.toFixed(1)} s`}`,
+    // No recovery time with nothing stuck: the scenario had no fault to recover from.
+    ...(f.recoverySeconds !== undefined
+      ? [`recovery ${f.recoverySeconds.toFixed(1)} s`]
+      : f.stuck > 0
+      ? ["recovery never"]
+      : []),
     ...Object.entries(f.extra ?? {}).map(([k, v]) => `${k} ${v}`)
   ].join(" | ")
 
