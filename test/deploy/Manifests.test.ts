@@ -70,6 +70,13 @@ describe("the Deployment", () => {
     assert.containsAllKeys(c.resources.limits ?? {}, ["memory"])
   })
 
+  it("caps the V8 heap well below the container's memory limit", () => {
+    const limitMi = Number(/^(\d+)Mi$/.exec(c.resources.limits?.["memory"] ?? "")?.[1])
+    const heapMi = Number(/--max-old-space-size=(\d+)/.exec(c.env?.find((e) => e.name === "NODE_OPTIONS")?.value ?? "")?.[1])
+    assert.isAbove(heapMi, 0, "NODE_OPTIONS sets --max-old-space-size")
+    assert.isAtMost(heapMi, limitMi * 0.75, `heap ${heapMi}Mi within three quarters of the ${limitMi}Mi limit`)
+  })
+
   it("probes /healthz and /readyz on the port the controller serves them on, which is also the metrics port", () => {
     const portArg = c.args.find((a) => a.startsWith("--health-port="))
     assert.isDefined(portArg)

@@ -182,11 +182,25 @@ export const idleThenChanged = async (
   }
 }
 
-/** Creates `count` Apis in `namespace` and waits until all have converged. */
-export const convergeFresh = async (w: World, namespace: string, count: number, timeoutMs = 300_000) => {
+/** Api number i of a namespace without authentication: one child. */
+export const plainApi = (namespace: string, i: number, port = 8080): KubeObject => ({
+  apiVersion: "gateway.kyma-project.io/v1alpha2",
+  kind: "Api",
+  metadata: { name: `api-${i}`, namespace },
+  spec: { service: { name: `svc-${i}`, port }, hostname: `${namespace}-${i}` }
+})
+
+/** Creates `count` Apis in `namespace` (secured unless `make` says otherwise) and waits until all have converged. */
+export const convergeFresh = async (
+  w: World,
+  namespace: string,
+  count: number,
+  timeoutMs = 300_000,
+  make: (namespace: string, i: number) => KubeObject = securedApi
+) => {
   await w.client.ensureNamespace(namespace)
   const started = Date.now()
-  await w.client.createAll(Kinds.Api, Array.from({ length: count }, (_, i) => securedApi(namespace, i)))
+  await w.client.createAll(Kinds.Api, Array.from({ length: count }, (_, i) => make(namespace, i)))
   const { assessment, at } = await waitFor(w.client, {
     select: (a) => a.metadata.namespace === namespace,
     expected: count,
