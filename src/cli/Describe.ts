@@ -8,7 +8,7 @@ import { Argument, Flag } from "effect/cli"
 import { Kinds, type KubeObject, type ResourceKind } from "../domain/Kube.ts"
 import { KubeApi, type KubeApiError } from "../k8s/KubeApi.ts"
 import { KubeApiLive } from "../k8s/KubeApiLive.ts"
-import { describeText } from "../visual/Describe.ts"
+import { describeText, terminalSafe } from "../visual/Describe.ts"
 
 /** The children `describe` looks for, named after the Api in its namespace. */
 export const DESCRIBED_CHILD_KINDS: ReadonlyArray<ResourceKind> = [Kinds.VirtualService, Kinds.Policy]
@@ -47,7 +47,7 @@ export const describeApi = Effect.fn("cli.describeApi")(function*(namespace: str
   const notes: Array<string> = []
   for (const kind of DESCRIBED_CHILD_KINDS) {
     const child = yield* Effect.result(orUndefined(kube.get(kind, namespace, name)))
-    if (child._tag === "Failure") notes.push(`(${kind.kind} ${namespace}/${name} could not be read: ${child.failure.message})`)
+    if (child._tag === "Failure") notes.push(`(${kind.kind} ${namespace}/${name} could not be read: ${terminalSafe(child.failure.message)})`)
     else if (child.success !== undefined) children.push(child.success)
   }
   const events = yield* kube.list(Kinds.Event, { namespace }).pipe(
@@ -80,6 +80,6 @@ export const runDescribe = Effect.fn("cli.describe")(function*(flags: {
     )
   )
   if (result._tag === "Success") return yield* Console.log(result.success.trimEnd())
-  yield* Console.error(`api-controller describe: ${result.failure.message}`)
+  yield* Console.error(`api-controller describe: ${terminalSafe(result.failure.message)}`)
   process.exitCode = result.failure.exitCode
 })
