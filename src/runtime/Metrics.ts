@@ -117,6 +117,57 @@ export interface StateCounts {
   readonly policy: Readonly<Partial<Record<PolicyState, number>>>
 }
 
+// ---------------------------------------------------------------------------------------------
+// bounded label values: a series per label value, so every value must come from a small set
+
+/** The label value for anything outside a label's set. */
+export const OTHER = "other"
+
+/**
+ * A label whose values are those of `known`, plus at most `spare` others first seen (for values
+ * the code cannot list, such as the resources of an authentication backend); anything else is
+ * `other`. However odd the input, the label never has more than |known| + spare + 1 values.
+ */
+export const boundedLabel = (known: Iterable<string>, spare = 0) => {
+  const allowed = new Set(known)
+  let extra = 0
+  return (value: string): string => {
+    if (allowed.has(value)) return value
+    if (extra < spare && /^[a-z0-9][a-z0-9.-]{0,62}$/.test(value)) {
+      extra++
+      allowed.add(value)
+      return value
+    }
+    return OTHER
+  }
+}
+
+/** Verbs of the Kubernetes client (src/k8s/InstrumentedKubeApi.ts). */
+const REQUEST_VERBS = ["get", "list", "watch", "create", "replace", "patch", "patchStatus", "delete"]
+/** Outcomes: "ok", a failure reason of KubeApiError, or the words and HTTP codes callers use. */
+const REQUEST_OUTCOMES = [
+  "ok",
+  "NotFound",
+  "AlreadyExists",
+  "Conflict",
+  "Gone",
+  "Invalid",
+  "BadRequest",
+  "Unauthorized",
+  "Forbidden",
+  "TooManyRequests",
+  "ServerError",
+  "Transport",
+  "Unexpected",
+  "network",
+  "timeout",
+  ...Array.from({ length: 500 }, (_, i) => String(100 + i))
+]
+const verbLabel = boundedLabel(REQUEST_VERBS)
+const outcomeLabel = boundedLabel(REQUEST_OUTCOMES)
+/** The resources the controller talks to are a handful; room for a backend's few more. */
+const resourceLabel = boundedLabel(["apis", "virtualservices", "policies", "events", "leases", "namespaces"], 10)
+
 /** Counts the Apis per machine state from snapshots, e.g. the status codes in the Api cache. */
 export const countStates = (
   snapshots: Iterable<{
@@ -144,9 +195,15 @@ export const countStates = (
 export const recordStates = (counts: StateCounts): Effect.Effect<void> =>
   Effect.forEach(
     (Object.keys(MACHINE_STATES) as Array<MachineName>).flatMap((machine) => {
+      // Only the machine's own states are series: a count under any other name (a status edited
+      // by hand is read as the machine's fallback state anyway) goes to "other".
       const given: Readonly<Record<string, number | undefined>> = counts[machine]
-      const states = new Set([...MACHINE_STATES[machine], ...Object.keys(given)])
-      return [...states].map((state) => [machine, state, given[state] ?? 0] as const)
+      const known = new Set(MACHINE_STATES[machine])
+      const other = Object.entries(given).filter(([state]) => !known.has(state)).reduce((n, [, v]) => n + (v ?? 0), 0)
+      return [
+        ...MACHINE_STATES[machine].map((state) => [machine, state, given[state] ?? 0] as const),
+        ...(other > 0 ? [[machine, OTHER, other] as const] : [])
+      ]
     }),
     ([machine, state, n]) => Metric.update(Metric.withAttributes(apis, { machine, state }), n),
     { discard: true }
@@ -171,7 +228,14 @@ export const recordConflicts = (c: { readonly hostname: number; readonly service
  * reason when there is none (e.g. `network`, `timeout`).
  */
 export const recordKubeRequest = (verb: string, resource: string, outcome: number | string): Effect.Effect<void> =>
-  Metric.update(Metric.withAttributes(kubeRequestsTotal, { verb, resource, outcome: String(outcome) }), 1)
+  Metric.update(
+    Metric.withAttributes(kubeRequestsTotal, {
+      verb: verbLabel(verb),
+      resource: resourceLabel(resource),
+      outcome: outcomeLabel(String(outcome))
+    }),
+    1
+  )
 
 // ---------------------------------------------------------------------------------------------
 // exposition
