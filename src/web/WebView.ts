@@ -19,14 +19,16 @@
  * - Rendering is shared: all streams that show the same thing (the list; one Api) form one
  *   topic, rendered once per change and sent to each of them as the same string.
  * - Rendering is coalesced: a change only marks its topics dirty; one loop renders each dirty
- *   topic at most once per `coalesce` window, and never spends more than `renderBudget` of the
- *   time rendering a topic (a list of thousands of Apis is rendered less often, not more slowly).
+ *   topic at most once per `coalesce` window, never spends more than `renderBudget` of the time
+ *   rendering a topic, nor sends more than `sendBudget` bytes a second for it (a list of
+ *   thousands of Apis, or one open in many pages, is updated less often, not more slowly).
  *   A burst of changes is one update per stream.
  * - Streams are bounded: at most `maxStreams` open at once (more get 503), and a stream holds at
  *   most two pending chunks (a slow reader gets the latest, not a backlog).
- * - Events are listed once per namespace per round, for every open page of that namespace, a
- *   moment after a change (the reconciler records them just after it writes the status) and
- *   every `eventsPoll` for Events from elsewhere.
+ * - Events are listed once per namespace for every open page of that namespace, a moment after
+ *   a change (the reconciler records them just after it writes the status) and every
+ *   `eventsPoll` for Events from elsewhere; renders in between reuse the last list.
+ * - An update is encoded once and the same bytes go to every stream of its topic.
  *
  * A comment line every `keepAlive` keeps idle connections open; EventSource reconnects by itself.
  */
@@ -61,10 +63,17 @@ export interface WebViewOptions {
   readonly coalesce?: Duration.Input | undefined
   /** The largest share of the time one topic may spend rendering. Default 0.05. */
   readonly renderBudget?: number | undefined
+  /**
+   * Bytes per second one topic may send, all its streams together (a big list to many pages is
+   * sent less often, not in a flood). Default 1 MiB.
+   */
+  readonly sendBudget?: number | undefined
   /** An Api page renders again this long after a change, to pick up the Events that follow. Default 1 s. */
   readonly eventsFollowUp?: Duration.Input | undefined
   /** An Api page re-reads its Events this often while open. Default 10 s. */
   readonly eventsPoll?: Duration.Input | undefined
+  /** A namespace's Events are listed at most this often, for all its open pages. Default 3 s. */
+  readonly eventsMinInterval?: Duration.Input | undefined
   /** Comment line on idle streams. Default 15 s. */
   readonly keepAlive?: Duration.Input | undefined
   /** Live streams open at once, all pages together; beyond it a stream is refused (503). Default 256. */
@@ -94,14 +103,17 @@ interface Topic {
   readonly relevant: (change: Change) => boolean
   readonly render: Effect.Effect<string>
   /** Api pages read Events, which change without a cache change: look again after changes and now and then. */
-  readonly readsEvents: boolean
+  readonly eventsNamespace: string | undefined
   /** Each open stream's outgoing queue (sliding, two chunks). */
-  readonly subscribers: Set<Queue.Queue<string, Cause.Done>>
+  readonly subscribers: Set<Queue.Queue<Uint8Array, Cause.Done>>
   dirty: boolean
   html: string | undefined
-  chunk: string | undefined
+  /** The update as bytes, encoded once for every stream. */
+  chunk: Uint8Array | undefined
   renderedAt: number
   renderMs: number
+  /** What the last update cost to send: its size times the streams it went to. */
+  sentBytes: number
   followUpAt: number | undefined
   pollAt: number
 }
@@ -124,8 +136,10 @@ export const layer = (
     const ms = (d: Duration.Input | undefined, fallback: Duration.Input) => Duration.toMillis(Duration.fromInputUnsafe(d ?? fallback))
     const coalesce = ms(options.coalesce, "250 millis")
     const budget = options.renderBudget ?? 0.05
+    const sendBudget = options.sendBudget ?? 2 ** 20
     const followUp = ms(options.eventsFollowUp, "1 second")
     const poll = ms(options.eventsPoll, "10 seconds")
+    const eventsMinInterval = ms(options.eventsMinInterval, "3 seconds")
     const keepAlive = ms(options.keepAlive, "15 seconds")
     const maxStreams = options.maxStreams ?? 256
 
@@ -135,18 +149,23 @@ export const layer = (
 
     const renderList = Effect.map(cache.isSynced, (synced) => listFragment(cache.apis(), { synced }))
 
-    // Events per namespace, listed at most once per round for every open page of the namespace.
-    const eventsCache = new Map<string, { readonly at: number; readonly value: ReadonlyArray<KubeObject> | { readonly error: string } }>()
+    // Events per namespace: listed when an open page of the namespace needs them fresh (a moment
+    // after a change, and every `eventsPoll`), at most once per `eventsMinInterval` for all of its
+    // pages together; renders in between reuse the last list. (A namespace's Events can be many:
+    // every Api's transitions. The list is the web view's one request to the API server.)
+    const eventsCache = new Map<string, { at: number; value: ReadonlyArray<KubeObject> | { readonly error: string } }>()
+    const staleNamespaces = new Set<string>()
     const eventsIn = (namespace: string) =>
       Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
         const cached = eventsCache.get(namespace)
-        if (cached !== undefined && now - cached.at < coalesce) return cached.value
+        if (cached !== undefined && !staleNamespaces.has(namespace)) return cached.value
+        staleNamespaces.delete(namespace)
+        const at = yield* Clock.currentTimeMillis
         const value = yield* kube.list(Kinds.Event, { namespace }).pipe(
           Effect.map((l): ReadonlyArray<KubeObject> => l.items),
           Effect.catch((e) => Effect.succeed({ error: e.message }))
         )
-        eventsCache.set(namespace, { at: now, value })
+        eventsCache.set(namespace, { at, value })
         return value
       })
 
@@ -164,26 +183,29 @@ export const layer = (
     // ---- the topics and their one render loop
 
     const topics = new Map<string, Topic>()
+    const encoder = new TextEncoder()
+    const keepAliveChunk = encoder.encode(": keep-alive\n\n")
+    const retryChunk = encoder.encode("retry: 2000\n\n")
     let openStreams = 0
     let refusedStreams = 0
     let renders = 0
     /** Open while some topic may need a render; the loop sleeps on it otherwise. */
     const work = yield* Latch.make(false)
 
-    const topicFor = (key: string, make: () => Pick<Topic, "relevant" | "render" | "readsEvents">): Topic => {
+    const topicFor = (key: string, make: () => Pick<Topic, "relevant" | "render" | "eventsNamespace">): Topic => {
       let t = topics.get(key)
       if (t === undefined) {
-        t = { ...make(), subscribers: new Set(), dirty: true, html: undefined, chunk: undefined, renderedAt: 0, renderMs: 0, followUpAt: undefined, pollAt: 0 }
+        t = { ...make(), subscribers: new Set(), dirty: true, html: undefined, chunk: undefined, renderedAt: 0, renderMs: 0, sentBytes: 0, followUpAt: undefined, pollAt: 0 }
         topics.set(key, t)
       }
       return t
     }
-    const listTopic = () => topicFor("list", () => ({ relevant: (c) => c.kind.kind === "Api", render: renderList, readsEvents: false }))
+    const listTopic = () => topicFor("list", () => ({ relevant: (c) => c.kind.kind === "Api", render: renderList, eventsNamespace: undefined }))
     const apiTopic = (namespace: string, name: string) =>
       topicFor(`api ${namespace}/${name}`, () => ({
         relevant: (c) => c.object.metadata.namespace === namespace && c.object.metadata.name === name,
         render: renderApi(namespace, name),
-        readsEvents: true
+        eventsNamespace: namespace
       }))
 
     // Changes only mark topics dirty: cheap, whatever the rate.
@@ -196,7 +218,7 @@ export const layer = (
       for (const t of topics.values()) {
         if (!t.relevant(change)) continue
         t.dirty = true
-        if (t.readsEvents) t.followUpAt = now + followUp
+        if (t.eventsNamespace !== undefined) t.followUpAt = now + followUp
         any = true
       }
       if (any) work.openUnsafe()
@@ -217,31 +239,45 @@ export const layer = (
         t.renderMs = end - start
         if (html === undefined || html === t.html) return
         t.html = html
-        t.chunk = sseUpdate(html)
+        t.chunk = encoder.encode(sseUpdate(html))
+        t.sentBytes = t.chunk.byteLength * t.subscribers.size
         for (const q of t.subscribers) Queue.offerUnsafe(q, t.chunk)
       })
 
     const round = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
+      // First which Api pages want their Events read again, so that all of a namespace's pages
+      // due now share one list; a namespace listed less than `eventsMinInterval` ago waits.
       for (const [key, t] of topics) {
         if (t.subscribers.size === 0) {
           topics.delete(key)
           continue
         }
-        if (t.followUpAt !== undefined && now >= t.followUpAt) {
-          t.followUpAt = undefined
-          t.dirty = true
+        const ns = t.eventsNamespace
+        if (ns === undefined || !(now >= t.pollAt || (t.followUpAt !== undefined && now >= t.followUpAt))) continue
+        const listed = eventsCache.get(ns)?.at
+        if (!staleNamespaces.has(ns) && listed !== undefined && now - listed < eventsMinInterval) {
+          t.followUpAt = listed + eventsMinInterval
+          continue
         }
-        if (t.readsEvents && now >= t.pollAt) {
-          t.pollAt = now + poll
-          t.dirty = true
-        }
-        // A topic whose render takes long is rendered less often: at most `budget` of the time.
-        if (t.dirty && now - t.renderedAt >= Math.max(coalesce, t.renderMs / budget)) yield* renderTopic(t)
+        t.followUpAt = undefined
+        t.pollAt = now + poll
+        t.dirty = true
+        staleNamespaces.add(ns)
+      }
+      // Forget the Events of namespaces no open page shows.
+      for (const ns of eventsCache.keys()) {
+        if (![...topics.values()].some((t) => t.eventsNamespace === ns)) eventsCache.delete(ns)
+      }
+      for (const t of topics.values()) {
+        // A topic that takes long to render, or is big and open in many pages, is updated less
+        // often: at most `budget` of the time rendering, at most `sendBudget` bytes a second.
+        const spacing = Math.max(coalesce, t.renderMs / budget, (t.sentBytes / sendBudget) * 1000)
+        if (t.dirty && now - t.renderedAt >= spacing) yield* renderTopic(t)
       }
       // Decided in one synchronous step with the close, so a change marked during a render above
       // (which opens the latch) is not lost.
-      const pending = [...topics.values()].some((t) => t.dirty || t.followUpAt !== undefined || t.readsEvents)
+      const pending = [...topics.values()].some((t) => t.dirty || t.followUpAt !== undefined || t.eventsNamespace !== undefined)
       if (!pending) work.closeUnsafe()
     })
     yield* Effect.forkScoped(Effect.forever(
@@ -249,19 +285,19 @@ export const layer = (
     ))
     yield* Effect.forkScoped(Effect.forever(Effect.sleep(Duration.millis(keepAlive)).pipe(
       Effect.andThen(Effect.sync(() => {
-        for (const t of topics.values()) for (const q of t.subscribers) Queue.offerUnsafe(q, ": keep-alive\n\n")
+        for (const t of topics.values()) for (const q of t.subscribers) Queue.offerUnsafe(q, keepAliveChunk)
       }))
     )))
 
     /** The SSE stream of one topic; its subscription ends with the connection. */
-    const liveStream = (topic: () => Topic): Stream.Stream<string> =>
-      Stream.callback<string>((out) =>
+    const liveStream = (topic: () => Topic): Stream.Stream<Uint8Array> =>
+      Stream.callback<Uint8Array>((out) =>
         Effect.acquireRelease(
           Effect.sync(() => {
             const t = topic()
             openStreams++
             t.subscribers.add(out)
-            Queue.offerUnsafe(out, "retry: 2000\n\n")
+            Queue.offerUnsafe(out, retryChunk)
             if (t.chunk !== undefined) Queue.offerUnsafe(out, t.chunk)
             if (t.chunk === undefined || t.dirty) work.openUnsafe()
             return t
@@ -281,7 +317,7 @@ export const layer = (
           headers: { "retry-after": "10", "cache-control": "no-store" }
         })
       }
-      return HttpServerResponse.stream(Stream.encodeText(liveStream(topic)), {
+      return HttpServerResponse.stream(liveStream(topic), {
         contentType: "text/event-stream; charset=utf-8",
         headers: { "cache-control": "no-store", "x-accel-buffering": "no" }
       })

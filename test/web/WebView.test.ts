@@ -60,7 +60,7 @@ const withApp = <A, E>(
   Effect.gen(function*() {
     const context = yield* Layer.build(appWith(MemoryCluster.layer(), {
       config: testConfig,
-      web: { port: 0, coalesce: "20 millis", eventsFollowUp: "200 millis", keepAlive: "300 millis", ...web }
+      web: { port: 0, coalesce: "20 millis", eventsFollowUp: "200 millis", eventsMinInterval: "300 millis", keepAlive: "300 millis", ...web }
     }))
     const url = Context.get(context, WebView).url
     return yield* body(url, Context.get(context, WebViewMetrics).stats).pipe(Effect.provideService(KubeApi, Context.get(context, KubeApi)))

@@ -65,6 +65,8 @@ export interface ControllerProcess {
   readonly metrics: () => Promise<string>
   /** Resident set size in bytes, from /proc. */
   readonly rss: () => number | undefined
+  /** CPU seconds used so far (user + system), from /proc. */
+  readonly cpuSeconds: () => number | undefined
   readonly lines: () => ReadonlyArray<LogLine>
   /** Output that is not a JSON log line (a stack trace, Node's own warnings). */
   readonly stray: () => ReadonlyArray<string>
@@ -192,6 +194,18 @@ export const startController = async (options: ControllerOptions): Promise<Contr
       try {
         const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]
         return kb === undefined ? undefined : Number(kb) * 1024
+      } catch {
+        return undefined
+      }
+    },
+    cpuSeconds: () => {
+      const pid = child?.pid
+      if (pid === undefined) return undefined
+      try {
+        // Fields after the command name (which may contain spaces): utime and stime are 14 and 15.
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+        return (Number(fields[11]) + Number(fields[12])) / 100
       } catch {
         return undefined
       }
