@@ -124,6 +124,11 @@ export const whileConverging = async (
     readonly shareBefore?: number
     readonly recoverMs?: number
     readonly fault: () => Promise<FaultWindow>
+    /**
+     * Once all have converged, change every Api once more (a new port) and wait again: an Api
+     * whose key the controller lost would keep its old status and child for good.
+     */
+    readonly changeAfter?: boolean
   }
 ): Promise<ScenarioOutcome> => {
   const { namespace, count } = options
@@ -139,7 +144,13 @@ export const whileConverging = async (
   })
   const fault = await options.fault()
   await creating
-  const { assessment, at } = await waitFor(w.client, { select: inNs, expected: count, timeoutMs: options.recoverMs ?? 180_000 })
+  const first = await waitFor(w.client, { select: inNs, expected: count, timeoutMs: options.recoverMs ?? 180_000 })
+  const { assessment, at } = first.at === undefined || options.changeAfter !== true ? first : await (async () => {
+    await w.client.changeApis(namespace, names(count), (spec) => ({ ...spec, service: { ...(spec["service"] as object), port: 8443 } }))
+    const again = await waitFor(w.client, { select: inNs, expected: count, timeoutMs: 120_000 })
+    // Recovery is still the first moment everything had converged; the change only proves it lasts.
+    return { assessment: again.assessment, at: again.at === undefined ? undefined : first.at }
+  })()
   await readiness.stop()
   return {
     assessment,
