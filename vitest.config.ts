@@ -1,8 +1,11 @@
 import { defineConfig } from "vitest/config"
 
-// Two tiers: "fast" runs everything in memory (pure core, machines, reconciler on the in-memory
+// Three tiers: "fast" runs everything in memory (pure core, machines, reconciler on the in-memory
 // cluster with a test clock); "cluster" runs against a real kube-apiserver + etcd that the
-// global setup builds (if needed) and starts once per run.
+// global setup builds (if needed) and starts once per run; "faults" (after both) starts control
+// planes of its own and breaks them: kube-apiserver killed and restarted, etcd paused, watch
+// history compacted, the controller (the production bundle, a process of its own) killed, two
+// replicas under leader election, hostile input, a fuzz, churn, and the web view under load.
 export default defineConfig({
   test: {
     projects: [
@@ -10,7 +13,7 @@ export default defineConfig({
         test: {
           name: "fast",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/cluster/**"]
+          exclude: ["test/cluster/**", "test/faults/**"]
         }
       },
       {
@@ -22,6 +25,20 @@ export default defineConfig({
           hookTimeout: 120_000,
           // One control plane on two cores: run the files one at a time.
           fileParallelism: false
+        }
+      },
+      {
+        test: {
+          name: "faults",
+          include: ["test/faults/**/*.test.ts"],
+          globalSetup: ["test/faults/globalSetup.ts"],
+          // A scenario converges hundreds of Apis around a fault; its own deadlines say when it
+          // has failed, these only stop a hang.
+          testTimeout: 600_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+          // The control planes and controllers of this tier need the machine to themselves.
+          sequence: { groupOrder: 1 }
         }
       }
     ]

@@ -11,7 +11,7 @@ import { KubeApi, orAbsent } from "../k8s/KubeApi.ts"
 import { KubeApiLive } from "../k8s/KubeApiLive.ts"
 import { ALL_AUTHENTICATION_KINDS, BACKENDS } from "../controller/Settings.ts"
 import { DNS_LABEL, DNS_SUBDOMAIN } from "../domain/Names.ts"
-import { describeText } from "../visual/Describe.ts"
+import { describeText, terminalSafe } from "../visual/Describe.ts"
 
 /** What AUTH_BACKEND=auto picks on this cluster, from the kinds it serves (SPEC 10). */
 const discoveredBackend = (served: ReadonlyArray<ResourceKind>): string => {
@@ -62,7 +62,7 @@ export const describeApi = Effect.fn("cli.describeApi")(function*(namespace: str
   const backend = discoveredBackend(served)
   for (const kind of kinds) {
     const child = yield* Effect.result(orAbsent(kube.get(kind, namespace, name)))
-    if (child._tag === "Failure") notes.push(`(${kind.kind} ${namespace}/${name} could not be read: ${child.failure.message})`)
+    if (child._tag === "Failure") notes.push(`(${kind.kind} ${namespace}/${name} could not be read: ${terminalSafe(child.failure.message)})`)
     else if (child.success !== undefined) children.push(child.success)
   }
   const events = yield* kube.list(Kinds.Event, { namespace }).pipe(
@@ -95,6 +95,6 @@ export const runDescribe = Effect.fn("cli.describe")(function*(flags: {
     )
   )
   if (result._tag === "Success") return yield* Console.log(result.success.trimEnd())
-  yield* Console.error(`api-controller describe: ${result.failure.message}`)
+  yield* Console.error(`api-controller describe: ${terminalSafe(result.failure.message)}`)
   process.exitCode = result.failure.exitCode
 })

@@ -41,8 +41,8 @@ export const runFlags = {
     Flag.withDefault("10m")
   ),
   healthHost: Flag.String("health-host").pipe(
-    Flag.withDescription("Address for /healthz, /readyz and /metrics (default 0.0.0.0)."),
-    Flag.withDefault("0.0.0.0")
+    Flag.withDescription("Address for /healthz, /readyz and /metrics (default 127.0.0.1; in a Pod pass 0.0.0.0 so the kubelet and Prometheus reach it)."),
+    Flag.withDefault("127.0.0.1")
   ),
   healthPort: Flag.Int("health-port").pipe(
     Flag.withDescription("Port for /healthz, /readyz and /metrics; 0 picks a free port (default 8081)."),
@@ -119,7 +119,7 @@ export const runController = Effect.fn("cli.run")(function*(flags: RunFlags) {
   const app = appWith(KubeApiLive.layer(kubeconfigPath !== undefined ? { kubeconfigPath } : {}), {
     config: config.success,
     controller: { workers: flags.workers, resyncPeriod: Duration.millis(resync) },
-    health: { host: flags.healthHost, port: flags.healthPort },
+    health: { host: flags.healthHost, port: flags.healthPort, reachability: { probeNamespace: ownNamespace() } },
     ...(webPort !== undefined ? { web: { host: flags.webHost, port: webPort } } : {}),
     ...(leaderElect
       ? {

@@ -5,11 +5,18 @@
  * - a key is processed by at most one worker at a time: added while in flight, it is marked
  *   dirty and handed out again only after `done`;
  * - `addAfter` delays a key; a key already waiting keeps its earliest time;
- * - `addRateLimited` backs off per key, exponentially with jitter, until `forget`.
+ * - `addRateLimited` backs off per key, exponentially with jitter, until `forget`;
+ * - `process` hands a key to a function and ends its pass however the function ends: a pass
+ *   that is interrupted (a worker stopped because leadership was lost) ends too, and its key is
+ *   queued again, because the work it was doing is still owed. A key left "in flight" by an
+ *   interrupted worker would only ever be marked dirty by later adds, and never run again.
+ *
+ * Keys are handed out synchronously from the ready set, never through a channel a waiting fiber
+ * might be interrupted on, so a key cannot be lost between the queue and its pass.
  *
  * Time comes from Effect's Clock (sleep), so tests drive it with TestClock.
  */
-import { Clock, Duration, Effect, Fiber, Queue, Random, type Scope } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, Latch, Option, Random, type Scope } from "effect"
 
 export interface BackoffOptions {
   /** First retry delay. */
@@ -34,10 +41,22 @@ export interface WorkQueue<K> {
   readonly forget: (key: K) => Effect.Effect<void>
   /** How many times the key failed in a row. */
   readonly failures: (key: K) => Effect.Effect<number>
-  /** Waits for a ready key and marks it in flight. */
+  /**
+   * Waits for a ready key and marks it in flight; the caller must call `done`. Prefer `process`,
+   * which cannot leave a key in flight when the caller is interrupted.
+   */
   readonly take: Effect.Effect<K>
   /** Ends the key's pass; if it was added meanwhile, it becomes ready again. */
   readonly done: (key: K) => Effect.Effect<void>
+  /**
+   * Waits for a ready key, runs `pass` on it and ends the pass however `pass` ends. Interrupted,
+   * the key is queued again. With `until`, gives up waiting (None) once `until` completes; a
+   * pass already started is not cut short by it.
+   */
+  readonly process: <A, E, R>(
+    pass: (key: K) => Effect.Effect<A, E, R>,
+    until?: Effect.Effect<void>
+  ) => Effect.Effect<Option.Option<A>, E, R>
   /** Keys waiting to be taken (not counting delayed or in-flight keys). */
   readonly depth: Effect.Effect<number>
   /** Keys currently being processed. */
@@ -55,8 +74,10 @@ export const makeWorkQueue = <K>(
   backoff: BackoffOptions = defaultBackoff
 ): Effect.Effect<WorkQueue<K>, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const ready = yield* Queue.unbounded<K>()
-    const queued = new Set<K>() // in `ready`, not yet taken
+    // Ready keys in the order they became ready (a Set keeps insertion order), and a latch that
+    // is open while there is any: waiting for it carries no key, so an interrupted wait loses none.
+    const queued = new Set<K>()
+    const nonEmpty = yield* Latch.make(false)
     const processing = new Set<K>()
     const dirty = new Set<K>() // added while processing
     const waiting = new Map<K, { readonly due: number; readonly fiber: Fiber.Fiber<void> }>()
@@ -71,7 +92,7 @@ export const makeWorkQueue = <K>(
         }
         if (queued.has(key)) return
         queued.add(key)
-        Queue.offerUnsafe(ready, key)
+        nonEmpty.openUnsafe()
       })
 
     const addAfter = (key: K, delay: Duration.Duration): Effect.Effect<void> =>
@@ -100,12 +121,35 @@ export const makeWorkQueue = <K>(
         yield* addAfter(key, Duration.millis(Math.max(1, Math.round(delay * (1 + backoff.jitter * spread)))))
       })
 
-    const take = Effect.gen(function*() {
-      const key = yield* Queue.take(ready)
+    /** The oldest ready key, now in flight; None when nothing is ready. Synchronous. */
+    const takeNow = (): Option.Option<K> => {
+      const next = queued.values().next()
+      if (next.done === true) {
+        nonEmpty.closeUnsafe()
+        return Option.none()
+      }
+      const key = next.value
       queued.delete(key)
+      if (queued.size === 0) nonEmpty.closeUnsafe()
       processing.add(key)
-      return key
-    })
+      return Option.some(key)
+    }
+
+    /** Waits (interruptibly) until a key is ready, or `until` completes (false). */
+    const awaitReady = (until: Effect.Effect<void> | undefined): Effect.Effect<boolean> =>
+      until === undefined
+        ? Effect.as(nonEmpty.await, true)
+        : Effect.raceFirst(Effect.as(nonEmpty.await, true), Effect.as(until, false))
+
+    const take: Effect.Effect<K> = Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        while (true) {
+          const key = takeNow()
+          if (Option.isSome(key)) return key.value
+          yield* restore(awaitReady(undefined))
+        }
+      })
+    )
 
     const done = (key: K) =>
       Effect.suspend(() => {
@@ -113,6 +157,30 @@ export const makeWorkQueue = <K>(
         if (!dirty.delete(key)) return Effect.void
         return addNow(key)
       })
+
+    const process = <A, E, R>(
+      pass: (key: K) => Effect.Effect<A, E, R>,
+      until?: Effect.Effect<void>
+    ): Effect.Effect<Option.Option<A>, E, R> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          while (true) {
+            const key = takeNow()
+            if (Option.isNone(key)) {
+              if (!(yield* restore(awaitReady(until)))) return Option.none<A>()
+              continue
+            }
+            const k = key.value
+            return yield* restore(Effect.map(Effect.suspend(() => pass(k)), Option.some)).pipe(
+              Effect.onExit((exit) =>
+                Exit.hasInterrupts(exit)
+                  ? Effect.andThen(done(k), addNow(k))
+                  : done(k)
+              )
+            )
+          }
+        })
+      )
 
     return {
       add: addNow,
@@ -122,6 +190,7 @@ export const makeWorkQueue = <K>(
       failures: (key) => Effect.sync(() => failureCount.get(key) ?? 0),
       take,
       done,
+      process,
       depth: Effect.sync(() => queued.size),
       inFlight: Effect.sync(() => processing.size)
     }

@@ -19,12 +19,20 @@ import { machineStatesOf } from "../lifecycle/StatusProjection.ts"
 import * as WebView from "../web/WebView.ts"
 import * as HealthServer from "./HealthServer.ts"
 import * as Metrics from "./Metrics.ts"
+import { Reachability, type ReachabilityOptions } from "./Readiness.ts"
 
 export interface AppOptions {
   readonly config: ControllerConfig
   readonly controller?: Partial<ControllerOptions>
-  /** Serve /healthz, /readyz and /metrics here; omit for no server (tests). */
-  readonly health?: { readonly host: string; readonly port: number }
+  /**
+   * Serve /healthz, /readyz and /metrics here; omit for no server (tests). Readiness: caches
+   * synced and the API server answering (src/runtime/Readiness.ts); `reachability` tunes the latter.
+   */
+  readonly health?: {
+    readonly host: string
+    readonly port: number
+    readonly reachability?: ReachabilityOptions
+  }
   /** Serve the live web view (src/web) on its own port; omit for none. Provides `WebView` with the bound address. */
   readonly web?: WebView.WebViewOptions
   /** Only the Lease holder runs workers; omit to always run them. */
@@ -71,7 +79,14 @@ export const appLayer = (options: AppOptions) => {
   const onRequest: RequestListener = (r) =>
     Effect.andThen(Metrics.recordKubeRequest(r.verb, r.resource, r.outcome), options.onRequest?.(r) ?? Effect.void)
 
-  const kube = instrumented(onRequest)
+  // With a health server, every request's outcome also feeds readiness (watches excepted: a
+  // watch is reported when it is opened, before the server has answered anything).
+  const kube = options.health === undefined
+    ? instrumented(onRequest)
+    : Layer.unwrap(Effect.map(Effect.service(Reachability), (reachability) =>
+      instrumented((r) =>
+        Effect.andThen(onRequest(r), r.verb === "watch" ? Effect.void : reachability.record(r.outcome))
+      ))).pipe(Layer.provideMerge(Reachability.layer(options.health.reachability)))
   const leader = options.leaderElection !== undefined
     ? LeaderElection.layer(options.leaderElection)
     : LeaderElection.layerAlwaysLeader()
@@ -103,11 +118,17 @@ export const appLayer = (options: AppOptions) => {
 
   const health = options.health === undefined ? Layer.empty : Layer.unwrap(Effect.gen(function*() {
     const cache = yield* ClusterCache
+    // Always there with a health server (see `kube` above); optional only for the types.
+    const reachability = yield* Effect.serviceOption(Reachability)
     const h = options.health!
     return HealthServer.layer({
       host: h.host,
       port: h.port,
-      readiness: Effect.map(cache.isSynced, (synced) => (synced ? true : { ready: false, reason: "caches not synced yet" }))
+      readiness: Effect.gen(function*() {
+        if (!(yield* cache.isSynced)) return { ready: false, reason: "caches not synced yet" } as const
+        const problem = reachability._tag === "Some" ? yield* reachability.value.problem : undefined
+        return problem === undefined ? true : { ready: false, reason: problem } as const
+      })
     })
   }))
 

@@ -12,6 +12,7 @@
 import { Cause, Clock, Effect, Exit, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { MACHINE_NAMES, type MachineName, storedStates } from "../../machines/Catalog.ts"
+import { Kinds } from "../domain/Kube.ts"
 
 /** The Prometheus names, for dashboards, alerts and tests. */
 export const MetricNames = {
@@ -116,6 +117,58 @@ export const MACHINE_STATES: { readonly [M in MachineName]: ReadonlyArray<string
 /** How many Apis are in each state; a state left out counts 0. */
 export type StateCounts = { readonly [M in MachineName]: Readonly<Partial<Record<string, number>>> }
 
+// ---------------------------------------------------------------------------------------------
+// bounded label values: a series per label value, so every value must come from a small set
+
+/** The label value for anything outside a label's set. */
+export const OTHER = "other"
+
+/**
+ * A label whose values are those of `known`, plus at most `spare` others first seen (for values
+ * the code cannot list, such as the resources of an authentication backend); anything else is
+ * `other`. However odd the input, the label never has more than |known| + spare + 1 values.
+ */
+export const boundedLabel = (known: Iterable<string>, spare = 0) => {
+  const allowed = new Set(known)
+  let extra = 0
+  return (value: string): string => {
+    if (allowed.has(value)) return value
+    if (extra < spare && /^[a-z0-9][a-z0-9.-]{0,62}$/.test(value)) {
+      extra++
+      allowed.add(value)
+      return value
+    }
+    return OTHER
+  }
+}
+
+/** Verbs of the Kubernetes client (src/k8s/InstrumentedKubeApi.ts). */
+const REQUEST_VERBS = ["get", "list", "watch", "create", "replace", "patch", "patchStatus", "delete"]
+/** Outcomes: "ok", a failure reason of KubeApiError, or the words and HTTP codes callers use. */
+const REQUEST_OUTCOMES = [
+  "ok",
+  "NotFound",
+  "AlreadyExists",
+  "Conflict",
+  "Gone",
+  "Invalid",
+  "BadRequest",
+  "Unauthorized",
+  "Forbidden",
+  "TooManyRequests",
+  "ServerError",
+  "Transport",
+  "Unexpected",
+  "network",
+  "timeout",
+  ...Array.from({ length: 500 }, (_, i) => String(100 + i))
+]
+const verbLabel = boundedLabel(REQUEST_VERBS)
+const outcomeLabel = boundedLabel(REQUEST_OUTCOMES)
+/** The resources the controller talks to are a handful; room for a backend's few more. */
+// Every kind the controller talks to (both backends' children, Services, Events, Leases).
+const resourceLabel = boundedLabel(new Set(Object.values(Kinds).map((k) => k.plural)), 10)
+
 /** Counts the Apis per machine state from snapshots, e.g. the status codes in the Api cache. */
 export const countStates = (snapshots: Iterable<{ readonly [M in MachineName]: string }>): StateCounts => {
   const counts: { [M in MachineName]: Partial<Record<string, number>> } = { validation: {}, authentication: {}, virtualService: {} }
@@ -137,9 +190,15 @@ export const recordBackend = (backend: string, virtualServiceVersion: string): E
 export const recordStates = (counts: StateCounts): Effect.Effect<void> =>
   Effect.forEach(
     (Object.keys(MACHINE_STATES) as Array<MachineName>).flatMap((machine) => {
+      // Only the machine's own states are series: a count under any other name (a status edited
+      // by hand is read as the machine's fallback state anyway) goes to "other".
       const given: Readonly<Record<string, number | undefined>> = counts[machine]
-      const states = new Set([...MACHINE_STATES[machine], ...Object.keys(given)])
-      return [...states].map((state) => [machine, state, given[state] ?? 0] as const)
+      const known = new Set(MACHINE_STATES[machine])
+      const other = Object.entries(given).filter(([state]) => !known.has(state)).reduce((n, [, v]) => n + (v ?? 0), 0)
+      return [
+        ...MACHINE_STATES[machine].map((state) => [machine, state, given[state] ?? 0] as const),
+        ...(other > 0 ? [[machine, OTHER, other] as const] : [])
+      ]
     }),
     ([machine, state, n]) => Metric.update(Metric.withAttributes(apis, { machine, state }), n),
     { discard: true }
@@ -164,7 +223,14 @@ export const recordConflicts = (c: { readonly hostname: number; readonly service
  * reason when there is none (e.g. `network`, `timeout`).
  */
 export const recordKubeRequest = (verb: string, resource: string, outcome: number | string): Effect.Effect<void> =>
-  Metric.update(Metric.withAttributes(kubeRequestsTotal, { verb, resource, outcome: String(outcome) }), 1)
+  Metric.update(
+    Metric.withAttributes(kubeRequestsTotal, {
+      verb: verbLabel(verb),
+      resource: resourceLabel(resource),
+      outcome: outcomeLabel(String(outcome))
+    }),
+    1
+  )
 
 // ---------------------------------------------------------------------------------------------
 // exposition

@@ -319,6 +319,25 @@ export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<Readonl
 
 const oneLine = (s: string | undefined): string => (s ?? "").replace(/\s*\n\s*/g, " ").trim()
 
+/**
+ * Characters a terminal acts on instead of printing, and those that change how the rest of the
+ * line reads: C0 controls (ESC starts colour, cursor and title sequences; CR rewrites the line),
+ * DEL, C1 controls (U+009B is a one-character CSI), and the invisible and bidirectional
+ * formatting characters that can make text read differently from what it is ("Trojan source").
+ */
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g
+
+/**
+ * Any string an Api (or anything in the cluster) can carry, made safe for a terminal and for one
+ * line: line breaks and tabs become spaces (no forged extra lines), the characters above become
+ * visible escapes (`\x1b`, `\u202e`), everything else is left as it is.
+ */
+export const terminalSafe = (s: string | undefined): string =>
+  (s ?? "").replace(/[\t\n]/g, " ").replace(UNSAFE, (c) => {
+    const code = c.charCodeAt(0)
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`
+  })
+
 export interface DescribeInput {
   readonly api: KubeObject
   /** The VirtualService and authentication children named after the Api, as found in the cluster. */
@@ -339,7 +358,11 @@ export const describeText = (input: DescribeInput): string => {
   const view = apiView(api)
   const now = input.now
   const out: Array<string> = []
-  const field = (label: string, value: string) => out.push(`${`${label}:`.padEnd(16)}${value}`)
+  // Every value below can come from the cluster: each goes through terminalSafe, once, here.
+  const safe = terminalSafe
+  const field = (label: string, value: string) => out.push(`${`${label}:`.padEnd(16)}${safe(value)}`)
+  const safeTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>) =>
+    table(header, rows.map((r) => r.map(safe)))
 
   field("Api", `${view.namespace}/${view.name}`)
   if (view.uid !== undefined) field("UID", view.uid)
@@ -357,11 +380,11 @@ export const describeText = (input: DescribeInput): string => {
   )
   out.push("")
   out.push("Spec:")
-  out.push(`  service:         ${view.spec.service}`)
-  out.push(`  hostname:        ${view.spec.hostname}`)
-  out.push(`  authentication:  ${view.spec.authentication}`)
-  if (view.spec.mtls !== undefined) out.push(`  mTLS:            ${view.spec.mtls}`)
-  if (input.backend !== undefined) out.push(`  backend:         ${input.backend}`)
+  out.push(`  service:         ${safe(view.spec.service)}`)
+  out.push(`  hostname:        ${safe(view.spec.hostname)}`)
+  out.push(`  authentication:  ${safe(view.spec.authentication)}`)
+  if (view.spec.mtls !== undefined) out.push(`  mTLS:            ${safe(view.spec.mtls)}`)
+  if (input.backend !== undefined) out.push(`  backend:         ${safe(input.backend)}`)
 
   out.push("")
   const ready = view.ready
@@ -376,7 +399,7 @@ export const describeText = (input: DescribeInput): string => {
 
   out.push("")
   out.push("Machines:")
-  out.push(table(
+  out.push(safeTable(
     ["MACHINE", "STATE", "CODE", "FIELD", "LAST ERROR"],
     view.machines.map((m) => [
       m.machine,
@@ -402,12 +425,12 @@ export const describeText = (input: DescribeInput): string => {
     ]),
     ...kinds.filter((k) => !children.some((c) => c.kind === k)).map((k) => [k, "(none)", "", "", "", ""])
   ]
-  out.push(table(["KIND", "NAME", "UID", "RESOURCE VERSION", "OWNER", "HOSTS / ORIGINS"], rows))
+  out.push(safeTable(["KIND", "NAME", "UID", "RESOURCE VERSION", "OWNER", "HOSTS / ORIGINS"], rows))
   const recorded = view.machines.flatMap((m) => {
     // The child the status names: the VirtualService, or the authentication child the backend reports first.
     const child = children.find((c) => (m.machine === "virtualService") === (c.kind === "VirtualService") && c.name === m.resource?.name)
     return m.resource !== undefined && child !== undefined && m.resource.version !== child.resourceVersion
-      ? [`  note: ${m.statusField}.resource says version ${m.resource.version}; the cluster has ${child.resourceVersion}`]
+      ? [`  note: ${m.statusField}.resource says version ${safe(m.resource.version)}; the cluster has ${safe(child.resourceVersion)}`]
       : []
   })
   out.push(...recorded)
@@ -416,10 +439,10 @@ export const describeText = (input: DescribeInput): string => {
   const events = "error" in input.events ? undefined : input.events
   const timeline = timelineOf(api, events ?? [])
   out.push(`Timeline (oldest first; status keeps the last 10 transitions, Events add older ones and write failures):`)
-  if ("error" in input.events) out.push(`  (Events could not be read: ${oneLine(input.events.error)})`)
+  if ("error" in input.events) out.push(`  (Events could not be read: ${safe(oneLine(input.events.error))})`)
   if (timeline.length === 0) out.push("  (nothing yet)")
   else {
-    out.push(table(
+    out.push(safeTable(
       [...(now !== undefined ? ["AGE"] : []), "TIME", "MACHINE", "TRANSITION", "SOURCE", "MESSAGE"],
       timeline.map((t) => [
         ...(now !== undefined ? [age(t.at, now)] : []),

@@ -1,8 +1,9 @@
 /**
  * The web view's HTML (issue 6), rendered on the server: pure functions from the cluster's JSON
- * to strings. Self-contained: the CSS and the few lines of script are inline, the diagrams are
- * inline SVG from src/visual, nothing refers to another origin (the pages are also served with a
- * Content-Security-Policy that forbids it).
+ * to strings. Self-contained: the CSS and the few lines of script are served by the view itself
+ * (`/assets/app.css`, `/assets/app.js`), the diagrams are inline SVG from src/visual, nothing refers
+ * to another origin. The Content-Security-Policy allows scripts and styles from this origin only,
+ * none inline: even markup that slipped past escaping could not run a script.
  *
  * Each page is a shell around a fragment (`#live`): the list of Apis, or one Api. The script opens
  * an EventSource on the page's stream and swaps in each fragment the server sends, so the page
@@ -34,7 +35,8 @@ export const streamPath = (page: string): string => (page === "/" ? "/events" : 
 // ---------------------------------------------------------------------------------------------
 // shell
 
-const css = `
+/** The pages' stylesheet, served as /assets/app.css. */
+export const appCss = `
 :root { color-scheme: light; --fg: #0f172a; --muted: #64748b; --line: #e2e8f0; --bg: #f8fafc; --card: #fff;
   --ok: #15803d; --ok-bg: #dcfce7; --info: #1d4ed8; --info-bg: #dbeafe; --warn: #b45309; --warn-bg: #fef3c7;
   --bad: #b91c1c; --bad-bg: #fee2e2; --off: #475569; --off-bg: #f1f5f9; }
@@ -78,7 +80,8 @@ td a:hover { text-decoration: underline; }
 td.nowrap { white-space: nowrap; }
 `
 
-const script = `
+/** The pages' only script, served as /assets/app.js: follows the page's event stream. */
+export const appScript = `
 (function () {
   var live = document.getElementById("live");
   var conn = document.getElementById("conn");
@@ -95,9 +98,9 @@ const script = `
 })();
 `
 
-/** Served with every page: only this origin, inline styles and scripts, data: images. */
+/** Served with every page: scripts and styles from this origin only (none inline), data: images. */
 export const contentSecurityPolicy =
-  "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 const shell = (title: string, crumb: string, page: string, fragment: string): string =>
   `<!doctype html>
@@ -107,14 +110,14 @@ const shell = (title: string, crumb: string, page: string, fragment: string): st
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title>
 <link rel="icon" href="data:,">
-<style>${css}</style>
+<link rel="stylesheet" href="/assets/app.css">
+<script src="/assets/app.js" defer></script>
 </head>
 <body>
 <header><a href="/">api-controller</a><span class="crumb">${crumb}</span><span id="conn" class="conn" data-state="connecting">connecting\u2026</span></header>
 <main id="live" data-stream="${esc(streamPath(page))}" data-updates="0">
 ${fragment}
 </main>
-<script>${script}</script>
 </body>
 </html>
 `

@@ -94,10 +94,13 @@ describe("the production bundle", () => {
       const result = yield* Effect.promise(() => bundle(join(dir, "dist")))
       const port = yield* Effect.promise(freePort)
       const container = deploymentContainer()
-      // The container's own arguments, with a free port instead of 8081 and the test's kubeconfig
-      // in place of the mounted service account (test/cluster/DeployRbac.test.ts covers that path).
+      // The container's own arguments, with a free port on loopback instead of 8081 on every
+      // interface, and the test's kubeconfig in place of the mounted service account
+      // (test/cluster/DeployRbac.test.ts covers that path).
       const args = [
-        ...container.args.map((a) => (a.startsWith("--health-port=") ? `--health-port=${port}` : a)),
+        ...container.args.map((a) =>
+          a.startsWith("--health-port=") ? `--health-port=${port}` : a.startsWith("--health-host=") ? "--health-host=127.0.0.1" : a
+        ),
         "--kubeconfig",
         kubeconfigPath()
       ]

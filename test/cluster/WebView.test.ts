@@ -6,7 +6,9 @@
  * - the list shows the Apis with their machine states, and a new Api appears without a reload;
  * - an Api's page shows its diagrams with the current state highlighted (HostnameOccupied);
  * - freeing the hostname in the cluster moves the open page to Created, without a reload;
- * - the pages fetch nothing from anywhere but the controller, and log no error (CSP included).
+ * - the pages fetch nothing from anywhere but the controller, and log no error (CSP included);
+ * - markup and script in anything an Api, an Event or a child can carry is shown as text and never
+ *   runs, and the Content-Security-Policy blocks an inline script even if one got into the page.
  *
  * `WEB_VIEW_SCREENSHOT=docs/web-view.png` also saves a screenshot of the Api page (the README's).
  */
@@ -240,5 +242,114 @@ describe("web view in Chromium on a real kube-apiserver", () => {
       const foreign = requests.filter((u) => !u.startsWith(`${web.url}/`))
       assert.deepStrictEqual(foreign, [], "requests to anything but the web view")
       assert.deepStrictEqual(errors, [], "errors in the browser console")
+    }).pipe(Effect.scoped, Effect.provide(liveKubeApi())), { timeout: 120_000 })
+
+  it.live("shows markup from the cluster as text, runs none of it, and the CSP blocks inline script anyway", () =>
+    Effect.gen(function*() {
+      const kube = yield* KubeApi
+      const namespace = yield* testNamespace("web-xss")
+      const browser = yield* launchChromium
+      const context = yield* Layer.build(
+        appWith(liveKubeApi(), { config: testConfig, controller: { workers: 2, resyncPeriod: Duration.hours(1) }, web: { port: 0 } })
+          .pipe(Layer.provide(quietLogs))
+      )
+      const web = Context.get(context, WebView)
+
+      // Every way in that admission leaves open: excluded paths (in the spec and the Policy), an
+      // invalid regex (quoted in lastError), an Event's reason and message (anyone may write
+      // Events), and a foreign VirtualService under the Api's name (its hosts in the children).
+      const [img, script, svg] = [
+        "<img src=x onerror=\"window.__xss='img'\">",
+        "<script>window.__xss='script'</script>",
+        "\"><svg onload=\"window.__xss='svg'\">"
+      ] as const
+      const payloads = [
+        img,
+        script,
+        svg,
+        "javascript:window.__xss='href'",
+        "</td></tr></table><iframe srcdoc=\"<script>parent.__xss='iframe'</script>\">"
+      ]
+      yield* kube.create(Kinds.Api, apiObject(namespace, "hostile", {
+        service: { name: "hostile", port: 80 },
+        hostname: `${namespace}-hostile`,
+        authentication: [{
+          type: "JWT",
+          jwt: {
+            issuer: "https://issuer.example.com",
+            jwksUri: "https://issuer.example.com/jwks",
+            triggerRule: { excludedPaths: [...payloads.map((p) => ({ exact: p })), { regex: `(${img}` }] }
+          }
+        }]
+      }))
+      yield* kube.create(Kinds.VirtualService, {
+        apiVersion: "networking.istio.io/v1alpha3",
+        kind: "VirtualService",
+        metadata: { name: "squatted", namespace },
+        spec: { hosts: payloads }
+      })
+      yield* kube.create(Kinds.Api, apiObject(namespace, "squatted", { service: { name: "squatted", port: 80 }, hostname: `${namespace}-squatted` }))
+      const hostile = yield* kube.get(Kinds.Api, namespace, "hostile")
+      yield* kube.create(Kinds.Event, {
+        apiVersion: "v1",
+        kind: "Event",
+        metadata: { name: "hostile.xss", namespace },
+        involvedObject: { apiVersion: hostile.apiVersion, kind: "Api", name: "hostile", namespace, uid: hostile.metadata.uid },
+        type: "Warning",
+        reason: script,
+        message: payloads.join(" "),
+        source: { component: "someone-else" },
+        firstTimestamp: "2026-01-01T00:00:00Z",
+        lastTimestamp: "2026-01-01T00:00:00Z",
+        count: 1
+      })
+
+      const { page, errors } = yield* openPage(browser)
+      const dialogs: Array<string> = []
+      page.on("dialog", (d) => {
+        dialogs.push(d.message())
+        void d.dismiss()
+      })
+      const ran = () => browserEffect(() => page.evaluate("window.__xss"))
+      const noInjectedElements = () =>
+        browserEffect(() =>
+          page.evaluate(`document.querySelectorAll("#live img, #live iframe, #live script, #live svg[onload], #live [onerror], #live a[href^='javascript']").length`)
+        )
+
+      // The list: the refused Api's lastError quotes the regex, markup and all, as text.
+      yield* browserEffect(() => page.goto(`${web.url}/`))
+      yield* waitFor(page, `tr.api[data-key="${namespace}/hostile"] [data-machine="validation"][data-state="Invalid"]`)
+      const listText = yield* browserEffect(() => page.locator(`tr.api[data-key="${namespace}/hostile"]`).innerText())
+      // lastError quotes the regex as JSON, so its own quotes come back escaped.
+      assert.include(listText, "(<img src=x onerror=")
+      assert.isUndefined(yield* ran())
+      assert.strictEqual(yield* noInjectedElements(), 0)
+
+      // The Api page: spec, lastError and the Event in the timeline; the foreign child's hosts.
+      yield* browserEffect(() => page.goto(`${web.url}/apis/${namespace}/hostile`))
+      yield* waitFor(page, `tr.step[data-machine=""]`)
+      const detailText = yield* browserEffect(() => page.locator("main").innerText())
+      for (const p of payloads) assert.include(detailText, p, "shown as text")
+      yield* browserEffect(() => page.goto(`${web.url}/apis/${namespace}/squatted`))
+      yield* waitFor(page, `tr.child[data-kind="VirtualService"]`)
+      const childText = yield* browserEffect(() => page.locator("tr.child").innerText())
+      assert.include(childText, svg)
+      assert.isUndefined(yield* ran(), "no payload ran")
+      assert.strictEqual(yield* noInjectedElements(), 0, "no payload became an element")
+      assert.deepStrictEqual(dialogs, [])
+      assert.deepStrictEqual(errors, [], "errors in the browser console")
+
+      // Defence in depth: a script put into the page inline is refused by the CSP.
+      const refused = yield* browserEffect(() =>
+        page.evaluate(`new Promise((resolve) => {
+          document.addEventListener("securitypolicyviolation", (e) => resolve(e.violatedDirective), { once: true })
+          const s = document.createElement("script")
+          s.textContent = "window.__xss = 'inline'"
+          document.body.appendChild(s)
+          setTimeout(() => resolve("no violation"), 2000)
+        })`)
+      )
+      assert.match(String(refused), /^script-src/)
+      assert.isUndefined(yield* ran(), "the inline script did not run")
     }).pipe(Effect.scoped, Effect.provide(liveKubeApi())), { timeout: 120_000 })
 })

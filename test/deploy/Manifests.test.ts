@@ -72,6 +72,13 @@ describe("the Deployment", () => {
     assert.containsAllKeys(c.resources.limits ?? {}, ["memory"])
   })
 
+  it("caps the V8 heap well below the container's memory limit", () => {
+    const limitMi = Number(/^(\d+)Mi$/.exec(c.resources.limits?.["memory"] ?? "")?.[1])
+    const heapMi = Number(/--max-old-space-size=(\d+)/.exec(c.env?.find((e) => e.name === "NODE_OPTIONS")?.value ?? "")?.[1])
+    assert.isAbove(heapMi, 0, "NODE_OPTIONS sets --max-old-space-size")
+    assert.isAtMost(heapMi, limitMi * 0.75, `heap ${heapMi}Mi within three quarters of the ${limitMi}Mi limit`)
+  })
+
   it("probes /healthz and /readyz on the port the controller serves them on, which is also the metrics port", () => {
     const portArg = c.args.find((a) => a.startsWith("--health-port="))
     assert.isDefined(portArg)
@@ -81,6 +88,11 @@ describe("the Deployment", () => {
     assert.deepStrictEqual(c.readinessProbe.httpGet, { path: "/readyz", port: port!.name })
     const svc = manifest("manager/metrics-service.yaml")[0]!
     assert.strictEqual((svc["spec"] as { ports: Array<{ targetPort: string }> }).ports[0]!.targetPort, port!.name)
+  })
+
+  it("binds the health port on every interface, which the controller does only when told (its default is 127.0.0.1)", () => {
+    // The kubelet probes and Prometheus scrapes the Pod IP, not the container's loopback.
+    assert.include(c.args, "--health-host=0.0.0.0")
   })
 
   it("runs 2 replicas under leader election, with the Pod's name and namespace from the downward API", () => {

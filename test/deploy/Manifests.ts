@@ -35,7 +35,11 @@ export interface Container {
   readonly name: string
   readonly image: string
   readonly args: ReadonlyArray<string>
-  readonly env?: ReadonlyArray<{ readonly name: string; readonly valueFrom?: { readonly fieldRef?: { readonly fieldPath: string } } }>
+  readonly env?: ReadonlyArray<{
+    readonly name: string
+    readonly value?: string
+    readonly valueFrom?: { readonly fieldRef?: { readonly fieldPath: string } }
+  }>
   readonly envFrom?: ReadonlyArray<{ readonly configMapRef?: { readonly name: string } }>
   readonly ports: ReadonlyArray<{ readonly name: string; readonly containerPort: number }>
   readonly livenessProbe: { readonly httpGet: { readonly path: string; readonly port: string | number } }

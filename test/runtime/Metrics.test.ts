@@ -163,4 +163,25 @@ describe("Metrics", () => {
       }
       assert.strictEqual(typed.size, Object.keys(N).length)
     })))
+
+  it.effect("label sets are bounded: odd verbs, resources, outcomes and states end up as \"other\"", () =>
+    isolated(Effect.gen(function*() {
+      for (let i = 0; i < 1_000; i++) {
+        yield* Metrics.recordKubeRequest(`verb-${i}`, `resource-${i}.example.io`, `reason <${i}>`)
+      }
+      yield* Metrics.recordStates({
+        validation: { Valid: 1, ...Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`Hand-edited-${i}`, 1])) },
+        virtualService: {},
+        authentication: {}
+      } as never)
+      const x = yield* scrape
+      const requests = x.samples.filter((s) => s.name === N.kubeRequestsTotal)
+      // The first few unknown resources are kept (a backend's kinds), the rest are "other".
+      assert.isAtMost(requests.length, 11, `series: ${requests.length}`)
+      assert.isTrue(requests.every((s) => s.labels["verb"] === "other" && s.labels["outcome"] === "other"))
+      assert.strictEqual(valueOf(x, N.kubeRequestsTotal, { verb: "other", resource: "other", outcome: "other" }), 990)
+      const states = x.samples.filter((s) => s.name === N.apis && s.labels["machine"] === "validation")
+      assert.strictEqual(states.length, Metrics.MACHINE_STATES.validation.length + 1)
+      assert.strictEqual(valueOf(x, N.apis, { machine: "validation", state: "other" }), 100)
+    })))
 })

@@ -8,7 +8,7 @@ import { Option } from "effect"
 import type { KubeObject } from "../../src/domain/Kube.ts"
 import { diagramOutput } from "../../src/cli/Diagram.ts"
 import { parseApiRef } from "../../src/cli/Describe.ts"
-import { age, apiView, describeText, parseReason, specSummary, timelineOf } from "../../src/visual/Describe.ts"
+import { age, apiView, describeText, parseReason, specSummary, terminalSafe, timelineOf } from "../../src/visual/Describe.ts"
 
 const uid = "11111111-2222-3333-4444-555555555555"
 
@@ -252,5 +252,58 @@ describe("describe and diagram command lines", () => {
     assert.deepStrictEqual(out("svg"), { error: "--format svg draws one machine: add --machine validation|authentication|virtualService" })
     assert.deepStrictEqual(out("mermaid", undefined, "Created"), { error: "--highlight needs --machine" })
     assert.match((out("mermaid", "authentication", "HostnameOccupied") as { error: string }).error, /no state 'HostnameOccupied'/)
+  })
+})
+
+describe("describe in a terminal", () => {
+  // What a terminal would act on: ESC (colours, cursor moves, a new window title, clearing the
+  // screen), BEL, CR (rewrites the line), the one-character CSI U+009B, and a right-to-left override.
+  const hostile = "\u001b]0;pwned\u0007\u001b[2J\u001b[31mred\rReady: True\nForged: line\u009b1m\u202eevil"
+  const unsafe = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/
+
+  it("prints control and bidi characters from the cluster as visible escapes, on the line they belong to", () => {
+    const evilSpec = {
+      service: { name: "orders", port: 8080 },
+      hostname: hostile,
+      authentication: [{ type: "JWT", jwt: { issuer: `https://x.example/${hostile}`, jwksUri: "https://x.example/k" } }]
+    }
+    const evilStatus = {
+      ...blockedStatus,
+      lastError: hostile,
+      virtualService: { code: 4, lastError: hostile },
+      conditions: [{ ...blockedStatus.conditions[0], reason: hostile, message: hostile }],
+      transitions: [{ machine: "virtualService", from: "NotCreated", to: "HostnameOccupied", at: "2026-05-01T10:00:01Z", reason: hostile, message: hostile }]
+    }
+    const child: KubeObject = {
+      apiVersion: "networking.istio.io/v1alpha3",
+      kind: "VirtualService",
+      metadata: { name: "orders", namespace: "shop", uid: hostile, resourceVersion: hostile },
+      spec: { hosts: [hostile] }
+    }
+    const event: KubeObject = {
+      apiVersion: "v1",
+      kind: "Event",
+      metadata: { name: "e", namespace: "shop" },
+      involvedObject: { kind: "Api", name: "orders", namespace: "shop", uid },
+      type: "Warning",
+      reason: hostile,
+      message: hostile,
+      lastTimestamp: "2026-05-01T10:00:02Z"
+    }
+    const clean = describeText({ api: api(blockedStatus), children: [], events: [] })
+    const text = describeText({ api: api(evilStatus, evilSpec), children: [child], events: [event] })
+    for (const line of text.split("\n")) assert.notMatch(line, unsafe, JSON.stringify(line))
+    assert.notInclude(text, "Forged: line\n")
+    assert.include(text, "\\x1b]0;pwned\\x07\\x1b[2J\\x1b[31mred\\x0dReady: True Forged: line\\x9b1m\\u202eevil")
+    // No line was forged: the hostile text adds a timeline row (its Event) and nothing else.
+    assert.isAtMost(text.split("\n").length, clean.split("\n").length + 2)
+    const errors = describeText({ api: api(blockedStatus), children: [], events: { error: hostile } })
+    assert.notMatch(errors, /\u001b/)
+  })
+
+  it("terminalSafe leaves ordinary text, unicode included, as it is", () => {
+    assert.strictEqual(terminalSafe("ünï 😀 /статус <b>&"), "ünï 😀 /статус <b>&")
+    assert.strictEqual(terminalSafe("a\tb\nc"), "a b c")
+    assert.strictEqual(terminalSafe(undefined), "")
   })
 })

@@ -10,7 +10,7 @@ import { KubeApi } from "../../src/k8s/KubeApi.ts"
 import { MemoryCluster } from "../support/MemoryCluster.ts"
 import { appWith } from "../../src/runtime/App.ts"
 import { detailFragment, esc, listFragment } from "../../src/web/Pages.ts"
-import { sseUpdate, WebView } from "../../src/web/WebView.ts"
+import { sseUpdate, WebView, WebViewMetrics, type WebViewOptions } from "../../src/web/WebView.ts"
 import { eventually } from "../support/Eventually.ts"
 import { apiObject, testConfig } from "../support/Fixtures.ts"
 
@@ -52,16 +52,18 @@ const openStream = (url: string) =>
     (s) => Effect.sync(() => s.controller.abort())
   )
 
-const app = appWith(MemoryCluster.layer(), {
-  config: testConfig,
-  web: { port: 0, debounce: "20 millis", eventsFollowUp: "200 millis", keepAlive: "300 millis" }
-})
 
-const withApp = <A, E>(body: (url: string) => Effect.Effect<A, E, KubeApi | Scope.Scope>) =>
+const withApp = <A, E>(
+  body: (url: string, stats: WebViewMetrics["Service"]["stats"]) => Effect.Effect<A, E, KubeApi | Scope.Scope>,
+  web: Partial<WebViewOptions> = {}
+) =>
   Effect.gen(function*() {
-    const context = yield* Layer.build(app)
+    const context = yield* Layer.build(appWith(MemoryCluster.layer(), {
+      config: testConfig,
+      web: { port: 0, coalesce: "20 millis", eventsFollowUp: "200 millis", eventsMinInterval: "300 millis", keepAlive: "300 millis", ...web }
+    }))
     const url = Context.get(context, WebView).url
-    return yield* body(url).pipe(Effect.provideService(KubeApi, Context.get(context, KubeApi)))
+    return yield* body(url, Context.get(context, WebViewMetrics).stats).pipe(Effect.provideService(KubeApi, Context.get(context, KubeApi)))
   }).pipe(Effect.scoped, Effect.provideService(References.MinimumLogLevel, "Warn"))
 
 const createApi = (namespace: string, name: string, hostname: string) =>
@@ -185,7 +187,74 @@ describe("web view on the in-memory cluster", () => {
     ))
 })
 
+describe("the web view never hurts the controller", () => {
+  it.live("streams of one page share one render, and a burst of changes is about one update per stream", () =>
+    withApp((url, stats) =>
+      Effect.gen(function*() {
+        const streams = yield* Effect.forEach(Array.from({ length: 20 }, () => 0), () => openStream(`${url}/events`))
+        yield* eventually(Effect.sync(() => assert.isTrue(streams.every((st) => st.updates().length === 1))), { live: true })
+        const before = yield* stats
+        assert.strictEqual(before.topics, 1, "twenty list streams are one topic")
+        assert.isAtMost(before.renders, 2, "rendered once for all of them")
+
+        // A burst: 30 Apis at once, each then reconciled (status writes, children): well over 60 changes.
+        for (let i = 0; i < 30; i++) yield* createApi("burst", `api-${i}`, `burst-${i}`)
+        yield* eventually(Effect.sync(() => {
+          for (const st of streams) {
+            const html = st.updates().at(-1) ?? ""
+            assert.match(html, /<span class="muted" id="count">30<\/span>/)
+            assert.strictEqual((html.match(/data-machine="virtualService" data-state="Created"/g) ?? []).length, 30)
+          }
+        }), { live: true })
+        const after = yield* stats
+        const renders = after.renders - before.renders
+        const perStream = streams.map((st) => st.updates().length - 1)
+        // One render per coalescing window (500 ms here), shared: a handful, however many streams.
+        assert.isAtMost(renders, 6, `renders for the burst: ${renders}`)
+        assert.isTrue(perStream.every((n) => n >= 1 && n <= renders), `updates per stream: ${perStream.join(",")}`)
+      }), { coalesce: "500 millis" }))
+
+  it.live("at most maxStreams streams are open at once: the next is refused with 503 until one closes", () =>
+    withApp((url, stats) =>
+      Effect.gen(function*() {
+        const open = yield* Effect.forEach([0, 1, 2], () => openStream(`${url}/events`))
+        yield* eventually(Effect.sync(() => assert.isTrue(open.every((st) => st.updates().length >= 1))), { live: true })
+        const refused = yield* get(`${url}/apis/shop/orders/events`)
+        assert.strictEqual(refused.status, 503)
+        assert.match(refused.body, /too many live views open \(3\)/)
+        assert.strictEqual((yield* stats).refusedStreams, 1)
+        // The pages themselves are still served.
+        assert.strictEqual((yield* get(`${url}/`)).status, 200)
+        open[0]!.controller.abort()
+        yield* eventually(Effect.gen(function*() {
+          assert.strictEqual((yield* stats).openStreams, 2)
+        }), { live: true })
+        const again = yield* openStream(`${url}/apis/shop/orders/events`)
+        yield* eventually(Effect.sync(() => assert.isAbove(again.updates().length, 0)), { live: true })
+      }), { maxStreams: 3 }))
+})
+
 describe("web pages", () => {
+  it.live("run no inline script: the script and styles come from this origin, and the CSP allows nothing inline", () =>
+    withApp((url) =>
+      Effect.gen(function*() {
+        const list = yield* get(`${url}/`)
+        const csp = list.headers.get("content-security-policy") ?? ""
+        assert.match(csp, /script-src 'self'/)
+        assert.match(csp, /style-src 'self'/)
+        assert.notInclude(csp, "unsafe-inline")
+        assert.notInclude(csp, "unsafe-eval")
+        // Every <script> has a src, and there is no <style> element nor style attribute.
+        assert.deepStrictEqual([...list.body.matchAll(/<script(?![^>]*\bsrc=)[^>]*>/g)].map((m) => m[0]), [])
+        assert.notMatch(list.body, /<style|\sstyle=/)
+        const js = yield* get(`${url}/assets/app.js`)
+        assert.strictEqual(js.status, 200)
+        assert.strictEqual(js.headers.get("content-type"), "text/javascript; charset=utf-8")
+        assert.include(js.body, "EventSource")
+        const css = yield* get(`${url}/assets/app.css`)
+        assert.strictEqual(css.headers.get("content-type"), "text/css; charset=utf-8")
+      })))
+
   it("escape everything that comes from the cluster", () => {
     const evil = "<img src=x onerror=alert(1)>"
     const api = apiObject("shop", "orders", { service: { name: "orders", port: 80 }, hostname: evil })
