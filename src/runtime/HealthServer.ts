@@ -13,29 +13,20 @@
  * Debug. Port 0 picks a free port: the layer provides `HealthServer` with the bound `port`.
  *
  * More routes can be mounted on the same server with `routes` (an `HttpRouter` layer, e.g.
- * `HttpRouter.add("GET", "/debug/x", handler)`); a separate server on another port can reuse
- * `serveRoutes`.
+ * `HttpRouter.add("GET", "/debug/x", handler)`); the server itself is src/http/Serve.ts's.
  */
-import { createServer } from "node:http"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Cause, Context, type Duration, Effect, Layer } from "effect"
-import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import { Cause, Context, Effect, Layer } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
 import type { ServeError } from "effect/http/HttpServerError"
+import { type BoundAddress, serveRoutes } from "../http/Serve.ts"
 import { metricsText, PROMETHEUS_CONTENT_TYPE } from "./Metrics.ts"
 
 /** The result of a readiness check: `true`, or not ready with a short reason for the 503 body. */
 export type Readiness = boolean | { readonly ready: true } | { readonly ready: false; readonly reason: string }
 
-/** Where a server listens once bound. */
-export interface BoundAddress {
-  readonly host: string
-  /** The bound port; differs from the requested one when that was 0. */
-  readonly port: number
-  /** e.g. `http://127.0.0.1:41234` */
-  readonly url: string
-}
-
 /** The running health server's bound address. */
+export type { BoundAddress }
+
 export class HealthServer extends Context.Service<HealthServer, BoundAddress>()("api-controller/HealthServer") {}
 
 export interface HealthServerOptions {
@@ -80,53 +71,6 @@ export const healthRoutes = (readiness: Effect.Effect<Readiness, unknown>): Laye
       )
     })
   )
-
-/**
- * Serves `routes` on host:port for the lifetime of the layer, without per-request logs, and
- * returns the bound address through `tag`. A later server (e.g. a web view on its own port) can
- * use this with its own service tag.
- */
-export const serveRoutes = <Id>(
-  tag: Context.Service<Id, BoundAddress>,
-  routes: Layer.Layer<never, never, HttpRouter.HttpRouter>,
-  options: {
-    readonly host: string
-    readonly port: number
-    /** For the Debug line with the bound address. */
-    readonly name: string
-    /**
-     * How long closing waits for open requests before ending them (default 2 s). Long-lived
-     * responses such as server-sent events are cut after this, so shutdown is bounded.
-     */
-    readonly gracefulShutdownTimeout?: Duration.Input | undefined
-  }
-): Layer.Layer<Id, ServeError> => {
-  const bound = Layer.effect(
-    tag,
-    Effect.gen(function*() {
-      const server = yield* HttpServer.HttpServer
-      const address = server.address
-      const port = address._tag === "UnixPathAddress" ? 0 : address.port
-      const url = HttpServer.formatAddress(address)
-      yield* Effect.logDebug(`${options.name} listening on ${url}`)
-      return tag.of({ host: options.host, port, url })
-    })
-  )
-  return Layer.merge(
-    HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }),
-    bound
-  ).pipe(
-    Layer.provide(
-      NodeHttpServer.layer(createServer, {
-        host: options.host,
-        port: options.port,
-        // Health and metrics requests are short; do not hold shutdown for NodeHttpServer's
-        // default 20 s on a stuck client.
-        gracefulShutdownTimeout: options.gracefulShutdownTimeout ?? "2 seconds"
-      })
-    )
-  )
-}
 
 /**
  * The health server: `/healthz`, `/readyz`, `/metrics` (plus `routes`) on host:port.

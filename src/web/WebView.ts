@@ -40,7 +40,7 @@ import type { Change } from "../k8s/Informer.ts"
 import { Settings } from "../controller/Settings.ts"
 import { Kinds, type KubeObject, type ResourceKind } from "../domain/Kube.ts"
 import { KubeApi } from "../k8s/KubeApi.ts"
-import { type BoundAddress, serveRoutes } from "../runtime/HealthServer.ts"
+import { type BoundAddress, serveRoutes } from "../http/Serve.ts"
 import {
   appCss,
   appScript,

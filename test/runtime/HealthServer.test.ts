@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Logger, Metric, Ref, References, Scope, Stream } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
+import { serveRoutes } from "../../src/http/Serve.ts"
 import * as HealthServer from "../../src/runtime/HealthServer.ts"
 import * as Metrics from "../../src/runtime/Metrics.ts"
 import { parseExposition, valueOf } from "./prometheus.ts"
@@ -163,7 +164,7 @@ describe("HealthServer", () => {
       )
       const scope = yield* Scope.make()
       const context = yield* Layer.buildWithScope(
-        HealthServer.serveRoutes(WebView, events, { host: "127.0.0.1", port: 0, name: "web view", gracefulShutdownTimeout: "200 millis" }),
+        serveRoutes(WebView, events, { host: "127.0.0.1", port: 0, name: "web view", gracefulShutdownTimeout: "200 millis" }),
         scope
       )
       const { url } = Context.get(context, WebView)
