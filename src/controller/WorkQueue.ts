@@ -17,21 +17,11 @@
  * Time comes from Effect's Clock (sleep), so tests drive it with TestClock.
  */
 import { Clock, Duration, Effect, Exit, Fiber, Latch, Option, Random, type Scope } from "effect"
+import { type Backoff, defaultBackoff, delayOf, jitteredDelayOf } from "../domain/Backoff.ts"
 
-export interface BackoffOptions {
-  /** First retry delay. */
-  readonly base: Duration.Duration
-  /** Upper bound of a retry delay. */
-  readonly max: Duration.Duration
-  /** ±fraction of random spread, so many failing keys do not retry in lockstep. */
-  readonly jitter: number
-}
-
-export const defaultBackoff: BackoffOptions = {
-  base: Duration.millis(200),
-  max: Duration.seconds(60),
-  jitter: 0.1
-}
+/** How `addRateLimited` spaces a key's retries: the one policy, src/domain/Backoff.ts. */
+export type BackoffOptions = Backoff
+export { defaultBackoff }
 
 export interface WorkQueue<K> {
   readonly add: (key: K) => Effect.Effect<void>
@@ -64,11 +54,7 @@ export interface WorkQueue<K> {
 }
 
 /** The delay of the n-th consecutive failure (n >= 1), before jitter. */
-export const backoffDelay = (options: BackoffOptions, n: number): Duration.Duration => {
-  const base = Duration.toMillis(options.base)
-  const max = Duration.toMillis(options.max)
-  return Duration.millis(Math.min(max, base * 2 ** Math.max(0, n - 1)))
-}
+export const backoffDelay = delayOf
 
 export const makeWorkQueue = <K>(
   backoff: BackoffOptions = defaultBackoff
@@ -116,9 +102,7 @@ export const makeWorkQueue = <K>(
       Effect.gen(function*() {
         const n = (failureCount.get(key) ?? 0) + 1
         failureCount.set(key, n)
-        const delay = Duration.toMillis(backoffDelay(backoff, n))
-        const spread = (yield* Random.next) * 2 - 1 // [-1, 1)
-        yield* addAfter(key, Duration.millis(Math.max(1, Math.round(delay * (1 + backoff.jitter * spread)))))
+        yield* addAfter(key, jitteredDelayOf(backoff, n, yield* Random.next))
       })
 
     /** The oldest ready key, now in flight; None when nothing is ready. Synchronous. */

@@ -5,7 +5,8 @@
  * failure, back off and try again. Every change is passed to `onChange` after the store is
  * updated, so a handler that reads the store sees the new state.
  */
-import { Deferred, Duration, Effect, Schedule, type Scope, Stream } from "effect"
+import { Deferred, Duration, Effect, Random, type Schedule, type Scope, Stream } from "effect"
+import { type Backoff, jitteredDelayOf, scheduleOf } from "../domain/Backoff.ts"
 import type { KubeObject, ResourceKind } from "../domain/Kube.ts"
 import { jsonEqual } from "../domain/MergePatch.ts"
 import { KubeApi, type KubeApiError } from "./KubeApi.ts"
@@ -42,10 +43,9 @@ export interface InformerOptions {
 
 const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`
 
-/** Capped exponential backoff with jitter: 200ms, 400ms, ... at most 30s. */
-const defaultRetry = Schedule.min([Schedule.exponential(Duration.millis(200)), Schedule.spaced(Duration.seconds(30))]).pipe(
-  Schedule.jittered
-)
+/** Failed lists and watches: 200 ms, 400 ms, ... at most 30 s (the one backoff policy). */
+const informerBackoff: Backoff = { base: Duration.millis(200), max: Duration.seconds(30), jitter: 0.1 }
+const defaultRetry = scheduleOf(informerBackoff)
 
 /** Starts the informer in the current scope; it stops when the scope closes. */
 export const makeInformer = (
@@ -127,16 +127,20 @@ export const makeInformer = (
         Effect.tapError((e) => Effect.logWarning("list failed; retrying", { kind: kind.plural, error: e.message })),
         Effect.retry(retry)
       )
+      let failures = 0
       while (true) {
         const outcome = yield* Effect.result(watchFrom(rv))
         if (outcome._tag === "Success") {
+          failures = 0
           rv = outcome.success // the server closed the watch: resume where we were
           continue
         }
         const error = outcome.failure
         if (error.reason !== "Gone") {
-          yield* Effect.logWarning("watch failed; retrying", { kind: kind.plural, error: error.message })
-          yield* Effect.sleep(Duration.seconds(1))
+          // Backed off: a watch that keeps failing (a 403, say) must not relist every second.
+          failures++
+          yield* Effect.logWarning("watch failed; retrying", { kind: kind.plural, error: error.message, failures })
+          yield* Effect.sleep(jitteredDelayOf(informerBackoff, failures, yield* Random.next))
         } else yield* Effect.logDebug("watch expired (410); relisting", { kind: kind.plural })
         rv = yield* relist.pipe(
           Effect.tapError((e) => Effect.logWarning("relist failed; retrying", { kind: kind.plural, error: e.message })),
