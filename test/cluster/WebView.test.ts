@@ -175,8 +175,8 @@ describe("web view in Chromium on a real kube-apiserver", () => {
       yield* waitFor(page, `${row("httpbin")} [data-machine="virtualService"][data-state="Created"]`)
       yield* waitFor(page, `${row("httpbin")} [data-ready="True"]`)
       yield* waitFor(page, `${row("orders")} [data-machine="virtualService"][data-state="HostnameOccupied"][data-code="4"]`)
-      // Its Policy waits for the hostname too.
-      yield* waitFor(page, `${row("orders")} [data-machine="policy"][data-state="NotCreated"]`)
+      // Its authentication (a Policy here: testConfig pins AUTH_BACKEND=istio-policy) waits for the hostname too.
+      yield* waitFor(page, `${row("orders")} [data-machine="authentication"][data-state="NotCreated"]`)
       yield* waitFor(page, "#conn[data-state=\"live\"]")
       const ordersRow = yield* browserEffect(() => page.locator(row("orders")).innerText())
       assert.match(ordersRow, /HostnameOccupied \(4\)/)
@@ -193,7 +193,7 @@ describe("web view in Chromium on a real kube-apiserver", () => {
       const current = (machine: string) => `svg[data-machine="${machine}"] g.state.current`
       yield* waitFor(page, `${current("virtualService")}[data-state="HostnameOccupied"]`)
       yield* waitFor(page, `${current("validation")}[data-state="Valid"]`)
-      yield* waitFor(page, `${current("policy")}[data-state="NotCreated"]`)
+      yield* waitFor(page, `${current("authentication")}[data-state="NotCreated"]`)
       // What the browser draws: each diagram, its highlighted states, and their fill.
       const highlighted = (yield* browserEffect(() =>
         page.evaluate(`[...document.querySelectorAll("svg.lifecycle")].map((svg) => ({
@@ -204,8 +204,8 @@ describe("web view in Chromium on a real kube-apiserver", () => {
       )) as ReadonlyArray<{ machine: string; current: ReadonlyArray<string>; fill: string }>
       assert.deepStrictEqual(highlighted.map((h) => [h.machine, h.current]), [
         ["validation", ["Valid"]],
-        ["virtualService", ["HostnameOccupied"]],
-        ["policy", ["NotCreated"]]
+        ["authentication", ["NotCreated"]],
+        ["virtualService", ["HostnameOccupied"]]
       ])
       assert.isTrue(highlighted.every((h) => h.fill === "#fde68a"), "the current state is drawn in the highlight colour")
       const blockedText = yield* browserEffect(() => page.locator("main").innerText())
@@ -217,14 +217,15 @@ describe("web view in Chromium on a real kube-apiserver", () => {
       yield* waitFor(page, "#conn[data-state=\"live\"]")
       yield* kube.delete(Kinds.VirtualService, otherNamespace, "holder")
       yield* waitFor(page, `${current("virtualService")}[data-state="Created"]`)
-      yield* waitFor(page, `${current("policy")}[data-state="Created"]`)
+      yield* waitFor(page, `${current("authentication")}[data-state="Created"]`)
       yield* waitFor(page, "tr.child[data-kind=\"Policy\"]")
       yield* waitFor(page, "tr.child[data-kind=\"VirtualService\"]")
       yield* waitFor(page, "tr.step[data-machine=\"virtualService\"][data-to=\"Created\"]")
       yield* waitFor(page, "h1 [data-ready=\"True\"]")
       assert.strictEqual(yield* marked(page), 42, "the Api page updated in place, not by a reload")
       const freedText = yield* browserEffect(() => page.locator("main").innerText())
-      assert.match(freedText, /HostnameOccupied -> InProgress/)
+      // One pass from blocked to serving: the server's answers confirm the writes (SPEC 5).
+      assert.match(freedText, /HostnameOccupied -> Created/)
       assert.match(freedText, new RegExp(`${host("orders")}\\.kyma\\.local`))
       const updates = yield* browserEffect(() => page.locator("#live").getAttribute("data-updates"))
       assert.isAbove(Number(updates), 1, "updates arrived over the event stream")
