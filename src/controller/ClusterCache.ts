@@ -10,6 +10,9 @@
  *
  * Every change is also published, after the store and indexes are updated, for the controller
  * (to enqueue keys) and for the web view.
+ *
+ * The stores keep one copy of each object, in the form `cachedForm` gives it: what the readers
+ * (the reconciler, the conflict indexes, the web view) look at, not what the server sends.
  */
 import { Context, Effect, Layer, PubSub, type Scope } from "effect"
 import { Kinds, type KubeObject, objectKey, type ResourceKind, splitKey } from "../domain/Kube.ts"
@@ -46,6 +49,54 @@ class Index {
 
   get(key: string): ReadonlyArray<string> {
     return [...(this.byKey.get(key) ?? [])]
+  }
+}
+
+/**
+ * What the cache keeps of an object: all of it except what no reader looks at and most of its
+ * size is, as client-go's cache transforms do (`TransformStripManagedFields`).
+ *
+ * - `metadata.managedFields`, on every kind: the server's field-ownership bookkeeping, larger than
+ *   the rest of the object once a few managers have written it. Leaving it out of a PUT of a
+ *   cached child (plan/ChildComparison.ts restores a drifted child that way) keeps the server's:
+ *   an update without managedFields does not touch them.
+ * - `metadata.annotations` on Apis: nothing reads them (`kubectl apply` keeps a second copy of the
+ *   whole object there), and an Api is only ever merge-patched, never PUT, so leaving them out of
+ *   the cache cannot erase them. Children keep theirs, because a PUT of the cached child would.
+ *
+ * - a Service's spec but its `selector`, and its status: the authentication children select the
+ *   Service's workload by its selector, and a Service is never written.
+ *
+ * Everything else stays: spec (planning, ownership, comparison), status (the status patch is the
+ * difference from it; the web view shows it), labels and ownerReferences (ownership),
+ * creationTimestamp (the oldest claim wins a conflict), finalizers and deletionTimestamp.
+ * Returns the object itself when there is nothing to leave out.
+ */
+export const cachedForm = (kind: ResourceKind): (object: KubeObject) => KubeObject => {
+  if (kind === Kinds.Service) {
+    const metadataOf = cachedForm(Kinds.Namespace)
+    return (object) => {
+      const selector = (object["spec"] as { selector?: unknown } | undefined)?.selector
+      const { spec: _spec, status: _status, ...rest } = metadataOf(object)
+      return { ...rest, ...(selector !== undefined ? { spec: { selector } } : {}) }
+    }
+  }
+  const dropAnnotations = kind.group === Kinds.Api.group && kind.plural === Kinds.Api.plural
+  const dropped = (key: string) => key === "managedFields" || (dropAnnotations && key === "annotations")
+  return (object) => {
+    const source = object.metadata as Record<string, unknown>
+    let any = false
+    for (const key in source) {
+      if (dropped(key)) {
+        any = true
+        break
+      }
+    }
+    if (!any) return object
+    // Built key by key, in the server's order, so every cached object of a kind shares one shape.
+    const metadata: Record<string, unknown> = {}
+    for (const key in source) if (!dropped(key)) metadata[key] = source[key]
+    return { ...object, metadata: metadata as KubeObject["metadata"] }
   }
 }
 
@@ -97,7 +148,9 @@ export class ClusterCache extends Context.Service<ClusterCache, {
         ...(backend.selectsWorkload ? [Kinds.Service] : [])
       ]
       const informers: Array<Informer> = []
-      for (const kind of kinds) informers.push(yield* makeInformer(kind, { onChange: indexChange }))
+      for (const kind of kinds) {
+        informers.push(yield* makeInformer(kind, { onChange: indexChange, transform: cachedForm(kind) }))
+      }
       const [apiInformer, vsInformer] = informers as [Informer, Informer, ...Array<Informer>]
       const byKind = new Map(informers.map((i) => [i.kind, i]))
 

@@ -37,6 +37,12 @@ export interface InformerOptions {
   readonly namespace?: string
   readonly labelSelector?: string
   readonly onChange: (change: Change) => Effect.Effect<void>
+  /**
+   * Applied to every listed or watched object before it is stored or reported, as client-go's
+   * `SetTransform` is: the store keeps only what the transform returns, so fields no reader needs
+   * cost no memory. It must be pure and keep metadata.name, namespace and resourceVersion.
+   */
+  readonly transform?: (object: KubeObject) => KubeObject
   /** Pause between failed list or watch attempts. */
   readonly retry?: Schedule.Schedule<unknown, unknown>
 }
@@ -63,6 +69,8 @@ export const makeInformer = (
       ...(options.labelSelector !== undefined ? { labelSelector: options.labelSelector } : {})
     }
 
+    const transform = options.transform ?? ((o: KubeObject) => o)
+
     const emit = (type: ChangeType, object: KubeObject, old: KubeObject | undefined) =>
       options.onChange({ kind, type, object, old })
 
@@ -71,7 +79,8 @@ export const makeInformer = (
       const list = yield* kube.list(kind, listOptions)
       relists++
       const seen = new Set<string>()
-      for (const item of list.items) {
+      for (const listed of list.items) {
+        const item = transform(listed)
         const key = keyOf(item)
         seen.add(key)
         const old = store.get(key)
@@ -104,7 +113,7 @@ export const makeInformer = (
               rv = event.resourceVersion
               return Effect.void
             }
-            const object = event.object
+            const object = transform(event.object)
             rv = object.metadata.resourceVersion ?? rv
             const key = keyOf(object)
             const old = store.get(key)

@@ -4,7 +4,7 @@
  * client, transport errors, kubeconfig loading.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { KubeConfig } from "@kubernetes/client-node"
+import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node"
 import { Effect } from "effect"
 import { createServer } from "node:net"
 import { Kinds } from "../../src/domain/Kube.ts"
@@ -93,6 +93,36 @@ layer(liveKubeApi(), { excludeTestServices: true })("KubeApiLive on a real API s
       const managers = ((patched.metadata["managedFields"] ?? []) as Array<{ manager: string; subresource?: string }>)
         .map((m) => `${m.manager}${m.subresource !== undefined ? `/${m.subresource}` : ""}`)
       assert.deepStrictEqual(managers.sort(), [FIELD_MANAGER, `${FIELD_MANAGER}/status`])
+    }))
+
+  it.effect("a replace that leaves managedFields out keeps the server's, other managers included (the cache drops them)", () =>
+    Effect.gen(function*() {
+      const kube = yield* KubeApi
+      const ns = yield* testNamespace("managed")
+      // Created by another tool, so its entry can only survive if the server keeps what it has.
+      const other = new KubeConfig()
+      other.loadFromFile(kubeconfigPath())
+      yield* Effect.promise(() =>
+        other.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+          group: Kinds.VirtualService.group,
+          version: Kinds.VirtualService.version,
+          plural: Kinds.VirtualService.plural,
+          namespace: ns,
+          fieldManager: "another-tool",
+          body: {
+            apiVersion: "networking.istio.io/v1alpha3",
+            kind: "VirtualService",
+            metadata: { name: "vs", namespace: ns, labels: { team: "a" } },
+            spec: { hosts: ["a.kyma.local"], gateways: ["g"] }
+          }
+        })
+      )
+      const read = yield* kube.get(Kinds.VirtualService, ns, "vs")
+      const { managedFields: _dropped, ...metadata } = read.metadata
+      const replaced = yield* kube.replace(Kinds.VirtualService, { ...read, metadata, spec: { hosts: ["b.kyma.local"], gateways: ["g"] } })
+      const managers = ((replaced.metadata["managedFields"] ?? []) as Array<{ manager: string }>).map((m) => m.manager).sort()
+      assert.deepStrictEqual(managers, ["another-tool", FIELD_MANAGER])
+      assert.deepStrictEqual(replaced.metadata.labels, { team: "a" })
     }))
 })
 
