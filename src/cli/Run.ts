@@ -8,12 +8,13 @@ import { Duration, Effect, Layer, Option, Result } from "effect"
 import { Flag } from "effect/cli"
 import { hostname } from "node:os"
 import { readFileSync } from "node:fs"
-import { parseControllerConfig } from "../domain/ControllerConfig.ts"
+import { formatProblem } from "../domain/Problems.ts"
 import { makeIdentity } from "../k8s/LeaderElection.ts"
 import { KubeApiLive } from "../k8s/KubeApiLive.ts"
 import { appWith } from "../runtime/App.ts"
 import * as Logging from "../runtime/Logging.ts"
-import { parseDuration, StartupError } from "./StartupError.ts"
+import { decodeRunConfig } from "./RunConfig.ts"
+import { StartupError } from "./StartupError.ts"
 
 const SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
@@ -91,33 +92,18 @@ type RunFlags = {
 }
 
 export const runController = Effect.fn("cli.run")(function*(flags: RunFlags) {
-  const problems: Array<string> = []
-  const config = parseControllerConfig(process.env)
-  if (Result.isFailure(config)) for (const p of config.failure) problems.push(`${p.path}: ${p.message}`)
-
-  const duration = (flag: string, raw: string): number => {
-    const ms = parseDuration(raw)
-    if (ms === undefined || ms <= 0) problems.push(`--${flag}: expected a duration such as 30s, 10m or 1h, got ${JSON.stringify(raw)}`)
-    return ms ?? 0
-  }
-  const resync = duration("resync-period", flags.resyncPeriod)
-  const lease = duration("lease-duration", flags.leaseDuration)
-  const renew = duration("renew-deadline", flags.renewDeadline)
-  const retry = duration("retry-period", flags.retryPeriod)
-  if (flags.workers < 1) problems.push(`--workers: expected at least 1, got ${flags.workers}`)
-  if (flags.healthPort < 0 || flags.healthPort > 65535) problems.push(`--health-port: expected 0-65535, got ${flags.healthPort}`)
-  const webPort = Option.getOrUndefined(flags.webPort)
-  if (webPort !== undefined && (webPort < 0 || webPort > 65535)) problems.push(`--web-port: expected 0-65535, got ${webPort}`)
-  const leaderElect = flags.leaderElect || /^(true|1|yes)$/i.test(process.env["LEADER_ELECT"] ?? "")
-  if (leaderElect && !(lease > renew && renew > retry)) {
-    problems.push("--lease-duration, --renew-deadline, --retry-period: need lease-duration > renew-deadline > retry-period")
-  }
-  if (problems.length > 0 || Result.isFailure(config)) return yield* new StartupError({ problems })
+  // Flags and environment, decoded once: every problem, one line each, before anything starts.
+  const decoded = decodeRunConfig(process.env, { ...flags, webPort: Option.getOrUndefined(flags.webPort) })
+  if (Result.isFailure(decoded)) return yield* new StartupError({ problems: decoded.failure.map(formatProblem) })
+  const run = decoded.success
+  const webPort = run.webPort
+  const leaderElect = run.leaderElect
+  const [resync, lease, renew, retry] = [run.resyncMillis, run.leaseMillis, run.renewMillis, run.retryMillis]
 
   const identity = yield* makeIdentity(process.env["POD_NAME"]?.trim() || hostname())
   const kubeconfigPath = Option.getOrUndefined(flags.kubeconfig)
   const app = appWith(KubeApiLive.layer(kubeconfigPath !== undefined ? { kubeconfigPath } : {}), {
-    config: config.success,
+    config: run.config,
     controller: { workers: flags.workers, resyncPeriod: Duration.millis(resync) },
     health: { host: flags.healthHost, port: flags.healthPort, reachability: { probeNamespace: ownNamespace() } },
     ...(webPort !== undefined ? { web: { host: flags.webHost, port: webPort } } : {}),
@@ -136,14 +122,14 @@ export const runController = Effect.fn("cli.run")(function*(flags: RunFlags) {
   })
   const starting = Effect.logInfo("api-controller starting", {
     identity,
-    domain: config.success.domainName,
-    gateway: config.success.gatewayFqdn,
+    domain: run.config.domainName,
+    gateway: run.config.gatewayFqdn,
     leaderElection: leaderElect,
     workers: flags.workers
   })
   // The first line goes through the configured logger too (JSON in a Pod).
   return yield* starting.pipe(
     Effect.andThen(Layer.launch(app)),
-    Effect.provide(Logging.layer({ format: flags.logFormat, level: config.success.logLevel }))
+    Effect.provide(Logging.layer({ format: flags.logFormat, level: run.config.logLevel }))
   )
 })

@@ -141,14 +141,14 @@ export type ControllerEnv = typeof ControllerEnv.Type
 const decodeEnv = Schema.decodeUnknownResult(ControllerEnv)
 
 /** The variables as the controller reads them: trimmed; a blank one counts as unset. */
-const present = (env: Env): Record<string, string> =>
+export const presentEnv = (env: Env): Record<string, string> =>
   Object.fromEntries(Object.values(ENV).flatMap((name) => {
     const v = env[name]?.trim()
     return v === undefined || v === "" ? [] : [[name, v]]
   }))
 
 /** The configuration the environment describes, with the defaults of SPEC 9. */
-const configOf = (e: ControllerEnv): ControllerConfig => {
+export const configOf = (e: ControllerEnv): ControllerConfig => {
   const allowOrigin = splitList(e[ENV.corsAllowOrigin])
   const allowMethods = splitList(e[ENV.corsAllowMethods])
   const allowHeaders = splitList(e[ENV.corsAllowHeaders])
@@ -174,6 +174,6 @@ const configOf = (e: ControllerEnv): ControllerConfig => {
 /** Reads the environment; returns every problem, not just the first. */
 export const parseControllerConfig = (env: Env): Result.Result<ControllerConfig, ReadonlyArray<Problem>> =>
   Result.map(
-    Result.mapError(decodeEnv(present(env), { errors: "all", reportInput: true }), (e) => problemsOf(e.issue)),
+    Result.mapError(decodeEnv(presentEnv(env), { errors: "all", reportInput: true }), (e) => problemsOf(e.issue)),
     configOf
   )

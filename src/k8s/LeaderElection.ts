@@ -163,6 +163,23 @@ export class LeaderElection extends Context.Service<LeaderElection, LeaderElecti
     }))
 }
 
+/**
+ * The same two rules client-go enforces on lease timings: the leader must give up before others
+ * may take over, and it must get more than one (jittered) attempt at renewing before it gives up.
+ * The one place they are written; the command line checks its flags with it too.
+ */
+export const leaseTimingProblems = (
+  leaseMillis: number,
+  renewMillis: number,
+  retryMillis: number,
+  jitterFactor: number = DEFAULT_JITTER_FACTOR
+): ReadonlyArray<string> => [
+  ...(leaseMillis <= renewMillis ? [`leaseDuration (${leaseMillis}ms) must be greater than renewDeadline (${renewMillis}ms)`] : []),
+  ...(renewMillis <= retryMillis * Math.max(1, jitterFactor)
+    ? [`renewDeadline (${renewMillis}ms) must be greater than retryPeriod * jitterFactor (${retryMillis}ms * ${Math.max(1, jitterFactor)})`]
+    : [])
+]
+
 interface Timings {
   readonly leaseMillis: number
   readonly renewMillis: number
@@ -188,20 +205,9 @@ const validate = (config: LeaderElectionConfig): Effect.Effect<Timings, LeaderEl
   if (config.identity === "") problems.push("identity must not be empty")
   if (config.name === "") problems.push("lease name must not be empty")
   if (config.namespace === "") problems.push("lease namespace must not be empty")
-  // The same two rules client-go enforces: the leader must give up before others may take over,
-  // and it must get more than one (jittered) attempt at renewing before it gives up. Only between
-  // durations that are themselves valid: one bad value should make one line, not three.
+  // Only between durations that are themselves valid: one bad value should make one line, not three.
   const comparable = [leaseMillis, renewMillis, retryMillis, jitterFactor].every(Number.isFinite)
-  if (comparable && leaseMillis <= renewMillis) {
-    problems.push(`leaseDuration (${leaseMillis}ms) must be greater than renewDeadline (${renewMillis}ms)`)
-  }
-  if (comparable && renewMillis <= retryMillis * Math.max(1, jitterFactor)) {
-    problems.push(
-      `renewDeadline (${renewMillis}ms) must be greater than retryPeriod * jitterFactor (${retryMillis}ms * ${
-        Math.max(1, jitterFactor)
-      })`
-    )
-  }
+  if (comparable) problems.push(...leaseTimingProblems(leaseMillis, renewMillis, retryMillis, jitterFactor))
   return problems.length > 0
     ? Effect.fail(new LeaderElectionConfigError({ problems }))
     : Effect.succeed({ leaseMillis, renewMillis, retryMillis, jitterFactor })
