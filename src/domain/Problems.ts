@@ -17,12 +17,12 @@ export const formatProblem = (p: Problem): string => (p.path === "" ? p.message 
 /** Problems spelled out in one message before the rest are counted (SPEC 6: `lastError` stays bounded). */
 export const MAX_PROBLEMS_SPELLED_OUT = 5
 
-/** How long one spelled-out problem may be, so a few of them and the count stay small. */
-export const MAX_PROBLEM_LENGTH = 160
+/** How long one spelled-out problem may be, so five of them and the count fit in a bounded lastError. */
+export const MAX_PROBLEM_LENGTH = 196
 
 const capped = (text: string) => (text.length <= MAX_PROBLEM_LENGTH ? text : `${text.slice(0, MAX_PROBLEM_LENGTH - 1)}…`)
 
-/** `a: ...; b: ...`, the first few spelled out (each at most 160 characters), then "and N more". */
+/** `a: ...; b: ...`, the first few spelled out (each at most 196 characters), then "and N more". */
 export const formatProblems = (ps: ReadonlyArray<Problem>, limit: number = MAX_PROBLEMS_SPELLED_OUT): string => {
   const shown = ps.slice(0, limit).map((p) => capped(formatProblem(p))).join("; ")
   const rest = ps.length - limit

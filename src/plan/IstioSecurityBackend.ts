@@ -132,9 +132,9 @@ export const IstioSecurityBackend: AuthenticationBackend = {
   selectsWorkload: true,
   excludedPathProblem: (kind, value) =>
     kind === "regex"
-      ? "regular expressions cannot be expressed in Istio authorization paths (AUTH_BACKEND=istio-security): use exact, prefix or suffix"
+      ? "use exact, prefix or suffix: Istio authorization paths have no regular expressions (AUTH_BACKEND=istio-security)"
       : value.includes("*")
-      ? "Istio authorization paths read * as a wildcard, so this path cannot be matched literally (AUTH_BACKEND=istio-security): leave the * out"
+      ? "leave the * out: Istio authorization paths read it as a wildcard (AUTH_BACKEND=istio-security)"
       : undefined,
   render: (owner, plan, selector) => [
     desiredRequestAuthentication(owner, plan, selector),

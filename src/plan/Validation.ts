@@ -81,7 +81,7 @@ export const validateSpec = (
         const value = p[kind]
         const unsupported = value !== undefined ? paths.excludedPathProblem(kind, value) : undefined
         if (unsupported !== undefined) {
-          problems.push({ path: `${at}.jwt.triggerRule.excludedPaths[${j}].${kind}`, message: `${JSON.stringify(value)}: ${unsupported}` })
+          problems.push({ path: `${at}.jwt.triggerRule.excludedPaths[${j}].${kind}`, message: `${unsupported}; got ${JSON.stringify(value)}` })
           return
         }
       }
