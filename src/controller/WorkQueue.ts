@@ -164,6 +164,10 @@ export const makeWorkQueue = <K>(
     ): Effect.Effect<Option.Option<A>, E, R> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
+          // Give the other fibers a turn between passes: a key is handed out synchronously, so a
+          // worker whose passes never wait (an in-memory API) would otherwise starve the event
+          // pump and the informers until the queue ran dry.
+          yield* restore(Effect.yieldNow)
           while (true) {
             const key = takeNow()
             if (Option.isNone(key)) {
