@@ -155,6 +155,7 @@ export class Controller extends Context.Service<Controller, {
                 outcome = "retry"
               }
             }
+            yield* queue.done(key)
             yield* hooks.onPass?.(key, outcome, seconds) ?? Effect.void
             yield* reportDepth
           }).pipe(Effect.annotateLogs({ api: key }))
@@ -165,22 +166,26 @@ export class Controller extends Context.Service<Controller, {
         const stopping = yield* Deferred.make<void>()
         // The stop is checked before and after each take: a ready key would otherwise win the
         // race against an already-completed stop, and a stopping worker would keep draining the
-        // queue until the grace period cut a pass off half-way. `process` ends each pass however
-        // it ends: when the workers are interrupted (leadership lost), the key of a pass cut off
-        // half-way is queued again instead of staying "in flight" for good.
+        // queue until the grace period cut a pass off half-way.
         const worker = Effect.gen(function*() {
           while (!Deferred.isDoneUnsafe(stopping)) {
-            const next = yield* queue.process(
-              (key) => (Deferred.isDoneUnsafe(stopping) ? Effect.void : pass(key)),
-              Deferred.await(stopping)
+            const next = yield* Effect.raceFirst(
+              Effect.map(queue.take, Option.some),
+              Effect.as(Deferred.await(stopping), Option.none<ObjectKey>())
             )
             if (Option.isNone(next)) return
+            if (Deferred.isDoneUnsafe(stopping)) return yield* queue.done(next.value)
+            yield* pass(next.value)
           }
         })
 
         const work = Effect.gen(function*() {
           yield* cache.synced
           yield* caughtUp
+          // Workers of an earlier term (leadership lost, then won back) were interrupted in the
+          // middle of their passes and never ended them: those keys run again, like every other.
+          const abandoned = yield* queue.requeueInFlight
+          if (abandoned > 0) yield* Effect.logInfo("passes cut off by the last stop run again", { keys: abandoned })
           yield* Effect.logInfo("caches synced; starting workers", { workers: options.workers, apis: cache.apis().length })
           yield* resyncAll
           const resync = yield* Effect.forkChild(
