@@ -182,10 +182,6 @@ export class Controller extends Context.Service<Controller, {
         const work = Effect.gen(function*() {
           yield* cache.synced
           yield* caughtUp
-          // Workers of an earlier term (leadership lost, then won back) were interrupted in the
-          // middle of their passes and never ended them: those keys run again, like every other.
-          const abandoned = yield* queue.requeueInFlight
-          if (abandoned > 0) yield* Effect.logInfo("passes cut off by the last stop run again", { keys: abandoned })
           yield* Effect.logInfo("caches synced; starting workers", { workers: options.workers, apis: cache.apis().length })
           yield* resyncAll
           const resync = yield* Effect.forkChild(
@@ -195,10 +191,19 @@ export class Controller extends Context.Service<Controller, {
           yield* Fiber.interrupt(resync)
         })
 
+        // Workers stopped in the middle of their passes (leadership lost) never ended them; once
+        // they are all gone, those keys are queued again, so they run when the workers start again
+        // (and a shutdown does not wait for passes nobody runs).
+        const afterTerm = Effect.gen(function*() {
+          const abandoned = yield* queue.requeueInFlight
+          if (abandoned > 0) yield* Effect.logInfo("passes cut off by the stop will run again", { keys: abandoned })
+        })
+
         // Losing leadership stops the workers; wait to win it back (the caches stay warm).
         yield* Effect.forkScoped(
           gate(work).pipe(
             Effect.catch((e) => Effect.logWarning("workers stopped; waiting to lead again", { reason: String(e) })),
+            Effect.ensuring(afterTerm),
             Effect.repeat({ until: () => Deferred.isDoneUnsafe(stopping) })
           )
         )
