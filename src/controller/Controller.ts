@@ -119,6 +119,7 @@ export class Controller extends Context.Service<Controller, {
                 outcome = "retry"
               }
             }
+            yield* queue.done(key)
             yield* hooks.onPass?.(key, outcome, seconds) ?? Effect.void
             yield* reportDepth
           }).pipe(Effect.annotateLogs({ api: key }))
@@ -129,16 +130,16 @@ export class Controller extends Context.Service<Controller, {
         const stopping = yield* Deferred.make<void>()
         // The stop is checked before and after each take: a ready key would otherwise win the
         // race against an already-completed stop, and a stopping worker would keep draining the
-        // queue until the grace period cut a pass off half-way. `process` ends each pass however
-        // it ends: when the workers are interrupted (leadership lost), the key of a pass cut off
-        // half-way is queued again instead of staying "in flight" for good.
+        // queue until the grace period cut a pass off half-way.
         const worker = Effect.gen(function*() {
           while (!Deferred.isDoneUnsafe(stopping)) {
-            const next = yield* queue.process(
-              (key) => (Deferred.isDoneUnsafe(stopping) ? Effect.void : pass(key)),
-              Deferred.await(stopping)
+            const next = yield* Effect.raceFirst(
+              Effect.map(queue.take, Option.some),
+              Effect.as(Deferred.await(stopping), Option.none<ObjectKey>())
             )
             if (Option.isNone(next)) return
+            if (Deferred.isDoneUnsafe(stopping)) return yield* queue.done(next.value)
+            yield* pass(next.value)
           }
         })
 
@@ -154,10 +155,19 @@ export class Controller extends Context.Service<Controller, {
           yield* Fiber.interrupt(resync)
         })
 
+        // Workers stopped in the middle of their passes (leadership lost) never ended them; once
+        // they are all gone, those keys are queued again, so they run when the workers start again
+        // (and a shutdown does not wait for passes nobody runs).
+        const afterTerm = Effect.gen(function*() {
+          const abandoned = yield* queue.requeueInFlight
+          if (abandoned > 0) yield* Effect.logInfo("passes cut off by the stop will run again", { keys: abandoned })
+        })
+
         // Losing leadership stops the workers; wait to win it back (the caches stay warm).
         yield* Effect.forkScoped(
           gate(work).pipe(
             Effect.catch((e) => Effect.logWarning("workers stopped; waiting to lead again", { reason: String(e) })),
+            Effect.ensuring(afterTerm),
             Effect.repeat({ until: () => Deferred.isDoneUnsafe(stopping) })
           )
         )

@@ -6,17 +6,14 @@
  *   dirty and handed out again only after `done`;
  * - `addAfter` delays a key; a key already waiting keeps its earliest time;
  * - `addRateLimited` backs off per key, exponentially with jitter, until `forget`;
- * - `process` hands a key to a function and ends its pass however the function ends: a pass
- *   that is interrupted (a worker stopped because leadership was lost) ends too, and its key is
- *   queued again, because the work it was doing is still owed. A key left "in flight" by an
- *   interrupted worker would only ever be marked dirty by later adds, and never run again.
- *
- * Keys are handed out synchronously from the ready set, never through a channel a waiting fiber
- * might be interrupted on, so a key cannot be lost between the queue and its pass.
+ * - `requeueInFlight`, called when no worker runs (before workers start again after they were
+ *   interrupted, e.g. because leadership was lost), queues again every key a worker had taken:
+ *   an interrupted worker never calls `done`, and a key left "in flight" would only ever be
+ *   marked dirty by later adds, and never run again.
  *
  * Time comes from Effect's Clock (sleep), so tests drive it with TestClock.
  */
-import { Clock, Duration, Effect, Exit, Fiber, Latch, Option, Random, type Scope } from "effect"
+import { Clock, Duration, Effect, Fiber, Queue, Random, type Scope } from "effect"
 import { type Backoff, defaultBackoff, delayOf, jitteredDelayOf } from "../domain/Backoff.ts"
 
 /** How `addRateLimited` spaces a key's retries: the one policy, src/domain/Backoff.ts. */
@@ -31,22 +28,16 @@ export interface WorkQueue<K> {
   readonly forget: (key: K) => Effect.Effect<void>
   /** How many times the key failed in a row. */
   readonly failures: (key: K) => Effect.Effect<number>
-  /**
-   * Waits for a ready key and marks it in flight; the caller must call `done`. Prefer `process`,
-   * which cannot leave a key in flight when the caller is interrupted.
-   */
+  /** Waits for a ready key and marks it in flight. */
   readonly take: Effect.Effect<K>
   /** Ends the key's pass; if it was added meanwhile, it becomes ready again. */
   readonly done: (key: K) => Effect.Effect<void>
   /**
-   * Waits for a ready key, runs `pass` on it and ends the pass however `pass` ends. Interrupted,
-   * the key is queued again. With `until`, gives up waiting (None) once `until` completes; a
-   * pass already started is not cut short by it.
+   * Only while no worker runs: every key taken but not `done` (its worker was interrupted) is
+   * ready again, and the ready keys are exactly those known to be queued. Returns how many keys
+   * were in flight.
    */
-  readonly process: <A, E, R>(
-    pass: (key: K) => Effect.Effect<A, E, R>,
-    until?: Effect.Effect<void>
-  ) => Effect.Effect<Option.Option<A>, E, R>
+  readonly requeueInFlight: Effect.Effect<number>
   /** Keys waiting to be taken (not counting delayed or in-flight keys). */
   readonly depth: Effect.Effect<number>
   /** Keys currently being processed. */
@@ -60,10 +51,8 @@ export const makeWorkQueue = <K>(
   backoff: BackoffOptions = defaultBackoff
 ): Effect.Effect<WorkQueue<K>, never, Scope.Scope> =>
   Effect.gen(function*() {
-    // Ready keys in the order they became ready (a Set keeps insertion order), and a latch that
-    // is open while there is any: waiting for it carries no key, so an interrupted wait loses none.
-    const queued = new Set<K>()
-    const nonEmpty = yield* Latch.make(false)
+    const ready = yield* Queue.unbounded<K>()
+    const queued = new Set<K>() // in `ready`, not yet taken
     const processing = new Set<K>()
     const dirty = new Set<K>() // added while processing
     const waiting = new Map<K, { readonly due: number; readonly fiber: Fiber.Fiber<void> }>()
@@ -78,7 +67,7 @@ export const makeWorkQueue = <K>(
         }
         if (queued.has(key)) return
         queued.add(key)
-        nonEmpty.openUnsafe()
+        Queue.offerUnsafe(ready, key)
       })
 
     const addAfter = (key: K, delay: Duration.Duration): Effect.Effect<void> =>
@@ -105,35 +94,26 @@ export const makeWorkQueue = <K>(
         yield* addAfter(key, jitteredDelayOf(backoff, n, yield* Random.next))
       })
 
-    /** The oldest ready key, now in flight; None when nothing is ready. Synchronous. */
-    const takeNow = (): Option.Option<K> => {
-      const next = queued.values().next()
-      if (next.done === true) {
-        nonEmpty.closeUnsafe()
-        return Option.none()
-      }
-      const key = next.value
-      queued.delete(key)
-      if (queued.size === 0) nonEmpty.closeUnsafe()
-      processing.add(key)
-      return Option.some(key)
-    }
-
-    /** Waits (interruptibly) until a key is ready, or `until` completes (false). */
-    const awaitReady = (until: Effect.Effect<void> | undefined): Effect.Effect<boolean> =>
-      until === undefined
-        ? Effect.as(nonEmpty.await, true)
-        : Effect.raceFirst(Effect.as(nonEmpty.await, true), Effect.as(until, false))
-
-    const take: Effect.Effect<K> = Effect.uninterruptibleMask((restore) =>
-      Effect.gen(function*() {
-        while (true) {
-          const key = takeNow()
-          if (Option.isSome(key)) return key.value
-          yield* restore(awaitReady(undefined))
-        }
+    // The bookkeeping after the take is done uninterruptibly: a key out of `ready` is always in
+    // `processing` (where requeueInFlight finds it), never lost in between.
+    const take = Effect.uninterruptibleMask((restore) =>
+      Effect.map(restore(Queue.take(ready)), (key) => {
+        queued.delete(key)
+        processing.add(key)
+        return key
       })
     )
+
+    const requeueInFlight = Effect.gen(function*() {
+      const abandoned = processing.size
+      for (const key of processing) queued.add(key)
+      processing.clear()
+      dirty.clear()
+      // Rebuild `ready` from `queued`, so no key is in one and not the other.
+      yield* Queue.clear(ready)
+      for (const key of queued) Queue.offerUnsafe(ready, key)
+      return abandoned
+    })
 
     const done = (key: K) =>
       Effect.suspend(() => {
@@ -141,30 +121,6 @@ export const makeWorkQueue = <K>(
         if (!dirty.delete(key)) return Effect.void
         return addNow(key)
       })
-
-    const process = <A, E, R>(
-      pass: (key: K) => Effect.Effect<A, E, R>,
-      until?: Effect.Effect<void>
-    ): Effect.Effect<Option.Option<A>, E, R> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          while (true) {
-            const key = takeNow()
-            if (Option.isNone(key)) {
-              if (!(yield* restore(awaitReady(until)))) return Option.none<A>()
-              continue
-            }
-            const k = key.value
-            return yield* restore(Effect.map(Effect.suspend(() => pass(k)), Option.some)).pipe(
-              Effect.onExit((exit) =>
-                Exit.hasInterrupts(exit)
-                  ? Effect.andThen(done(k), addNow(k))
-                  : done(k)
-              )
-            )
-          }
-        })
-      )
 
     return {
       add: addNow,
@@ -174,7 +130,7 @@ export const makeWorkQueue = <K>(
       failures: (key) => Effect.sync(() => failureCount.get(key) ?? 0),
       take,
       done,
-      process,
+      requeueInFlight,
       depth: Effect.sync(() => queued.size),
       inFlight: Effect.sync(() => processing.size)
     }

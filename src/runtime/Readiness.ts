@@ -14,7 +14,7 @@
  * The probe goes to the API below the request metrics, so it does not show up in the controller's
  * request counts (a resync of converged Apis still makes no request); it only feeds this rule.
  */
-import { Clock, Context, Duration, Effect, Layer, Schedule } from "effect"
+import { Clock, Context, Duration, Effect, Fiber, Layer, Schedule } from "effect"
 import { Kinds } from "../domain/Kube.ts"
 import { KubeApi, type KubeApiErrorReason } from "../k8s/KubeApi.ts"
 
@@ -95,13 +95,23 @@ export class Reachability extends Context.Service<Reachability, {
 
         const record = (outcome: string) => Effect.map(Clock.currentTimeMillis, (now) => state.record(outcome, now))
 
-        const probe = kube.list(Kinds.Api, { namespace }).pipe(
-          Effect.timeoutOption(probeTimeout),
-          Effect.result,
-          Effect.flatMap((r) =>
-            record(r._tag === "Failure" ? r.failure.reason : r.success._tag === "None" ? "timeout" : "ok")
+        // One probe at a time: a request the server does not answer is not abandoned and sent
+        // again every probeEvery (requests would pile up on a dead connection); it counts as a
+        // timeout after probeTimeout, and its answer, when it comes, is recorded like any other.
+        let probing = false
+        const scope = yield* Effect.scope
+        const probe = Effect.gen(function*() {
+          if (probing) return yield* record("timeout")
+          probing = true
+          const request = yield* kube.list(Kinds.Api, { namespace }).pipe(
+            Effect.result,
+            Effect.flatMap((r) => record(r._tag === "Failure" ? r.failure.reason : "ok")),
+            Effect.ensuring(Effect.sync(() => void (probing = false))),
+            Effect.forkIn(scope)
           )
-        )
+          const answered = yield* Fiber.await(request).pipe(Effect.timeoutOption(probeTimeout))
+          if (answered._tag === "None") yield* record("timeout")
+        })
         yield* Effect.forkScoped(
           Effect.gen(function*() {
             const now = yield* Clock.currentTimeMillis

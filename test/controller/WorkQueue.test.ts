@@ -98,49 +98,39 @@ describe("work queue", () => {
       assert.strictEqual(yield* Fiber.join(worker), "late")
     }))
 
-  it.effect("a pass interrupted half-way ends, and its key is queued again instead of staying in flight", () =>
+  it.effect("requeueInFlight: keys whose workers were interrupted run again, and later adds are handed out", () =>
     Effect.gen(function*() {
       const q = yield* makeWorkQueue<string>()
       const started = yield* Deferred.make<void>()
       yield* q.add("a")
+      yield* q.add("b")
+      // A worker takes "a" and is interrupted in the middle of its pass (leadership lost).
       const worker = yield* Effect.forkChild(
-        q.process(() => Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.never)))
+        Effect.flatMap(q.take, () => Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.never)))
       )
       yield* Deferred.await(started)
+      yield* Fiber.interrupt(worker)
+      yield* q.add("a") // a watch event for it meanwhile: only marked dirty, it is "in flight"
       assert.strictEqual(yield* q.inFlight, 1)
-      yield* Fiber.interrupt(worker) // e.g. the workers stop because leadership was lost
-      assert.strictEqual(yield* q.inFlight, 0, "the pass ended")
-      assert.strictEqual(yield* q.depth, 1, "its key is ready again")
-      assert.deepStrictEqual(yield* q.process((key) => Effect.succeed(key)), Option.some("a"))
+      assert.strictEqual(yield* q.depth, 1, "without the requeue, only b would ever run again")
+
+      assert.strictEqual(yield* q.requeueInFlight, 1)
+      assert.strictEqual(yield* q.inFlight, 0)
+      assert.deepStrictEqual([yield* q.take, yield* q.take].sort(), ["a", "b"])
+      yield* q.done("a")
+      yield* q.done("b")
       yield* q.add("a")
       assert.deepStrictEqual(yield* poll(q), Option.some("a"), "later adds are handed out as usual")
     }))
 
-  it.effect("a pass that ends, well or badly, ends the key's turn; a re-add during it runs after it", () =>
+  it.effect("a worker interrupted while it waits takes no key with it", () =>
     Effect.gen(function*() {
       const q = yield* makeWorkQueue<string>()
-      yield* q.add("a")
-      const failed = yield* Effect.flip(q.process(() => Effect.andThen(q.add("a"), Effect.fail("boom" as const))))
-      assert.strictEqual(failed, "boom")
-      assert.strictEqual(yield* q.inFlight, 0)
-      assert.deepStrictEqual(yield* poll(q), Option.some("a"), "the add during the pass made it ready again")
-    }))
-
-  it.effect("a wait given up through `until` takes no key; keys added later are still handed out", () =>
-    Effect.gen(function*() {
-      const q = yield* makeWorkQueue<string>()
-      const stop = yield* Deferred.make<void>()
-      const waiting = yield* Effect.forkChild(q.process((key) => Effect.succeed(key), Deferred.await(stop)))
+      const waiting = yield* Effect.forkChild(q.take)
       yield* Effect.yieldNow
-      yield* Deferred.succeed(stop, undefined)
-      assert.deepStrictEqual(yield* Fiber.join(waiting), Option.none())
-      // A waiter interrupted while waiting loses nothing either.
-      const interrupted = yield* Effect.forkChild(q.process((key) => Effect.succeed(key)))
-      yield* Effect.yieldNow
-      yield* Fiber.interrupt(interrupted)
+      yield* Fiber.interrupt(waiting)
       yield* q.add("b")
       assert.strictEqual(yield* q.depth, 1)
-      assert.deepStrictEqual(yield* q.process((key) => Effect.succeed(key)), Option.some("b"))
-      assert.strictEqual(yield* q.inFlight, 0)
+      assert.deepStrictEqual(yield* poll(q), Option.some("b"))
     }))
 })

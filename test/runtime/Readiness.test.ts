@@ -13,7 +13,7 @@ import { MemoryCluster } from "../support/MemoryCluster.ts"
 import { appWith } from "../../src/runtime/App.ts"
 import { HealthServer } from "../../src/runtime/HealthServer.ts"
 import * as Logging from "../../src/runtime/Logging.ts"
-import { isAnswer, ReachabilityState } from "../../src/runtime/Readiness.ts"
+import { isAnswer, Reachability, ReachabilityState } from "../../src/runtime/Readiness.ts"
 import { testConfig } from "../support/Fixtures.ts"
 
 describe("the reachability rule", () => {
@@ -44,6 +44,26 @@ describe("the reachability rule", () => {
 
 const get = (url: string) =>
   Effect.promise(() => fetch(url).then(async (r) => ({ status: r.status, body: (await r.text()).trim() })))
+
+describe("the probe of a quiet controller", () => {
+  it.live("sends one request at a time: one the server never answers is waited for, not sent again and again", () =>
+    Effect.gen(function*() {
+      const memory = yield* Layer.build(MemoryCluster.layer())
+      const kube = Context.get(memory, KubeApi)
+      let lists = 0
+      const hanging = KubeApi.of({ ...kube, list: () => Effect.andThen(Effect.sync(() => void lists++), Effect.never) })
+      const reachability = Context.get(
+        yield* Layer.build(
+          Reachability.layer({ unreachableAfter: "200 millis", probeEvery: "20 millis", probeTimeout: "20 millis" })
+            .pipe(Layer.provide(Layer.succeed(KubeApi, hanging)))
+        ),
+        Reachability
+      )
+      yield* Effect.sleep("400 millis")
+      assert.strictEqual(lists, 1, "the unanswered probe was not sent again")
+      assert.include((yield* reachability.problem) ?? "", "has not answered")
+    }).pipe(Effect.scoped))
+})
 
 describe("/readyz of the running app", () => {
   it.live("goes 503 while the API server does not answer, with the reason, and 200 again when it does", () =>
