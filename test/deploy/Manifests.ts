@@ -35,7 +35,11 @@ export interface Container {
   readonly name: string
   readonly image: string
   readonly args: ReadonlyArray<string>
-  readonly env?: ReadonlyArray<{ readonly name: string; readonly valueFrom?: { readonly fieldRef?: { readonly fieldPath: string } } }>
+  readonly env?: ReadonlyArray<{
+    readonly name: string
+    readonly value?: string
+    readonly valueFrom?: { readonly fieldRef?: { readonly fieldPath: string } }
+  }>
   readonly envFrom?: ReadonlyArray<{ readonly configMapRef?: { readonly name: string } }>
   readonly ports: ReadonlyArray<{ readonly name: string; readonly containerPort: number }>
   readonly livenessProbe: { readonly httpGet: { readonly path: string; readonly port: string | number } }
@@ -64,3 +68,7 @@ export const deployment = (): KubeObject & { spec: { replicas: number; template:
   manifest("manager/deployment.yaml")[0] as never
 
 export const deploymentContainer = (): Container => deployment().spec.template.spec.containers[0]!
+
+/** The container's environment variables with literal values (NODE_OPTIONS), as the kubelet sets them. */
+export const containerLiteralEnv = (): Record<string, string> =>
+  Object.fromEntries((deploymentContainer().env ?? []).flatMap((e) => (e.value !== undefined ? [[e.name, e.value]] : [])))
