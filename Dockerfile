@@ -30,5 +30,5 @@ COPY --from=build --chown=0:0 /src/dist ./dist
 # could change, and the Deployment runs with a read-only root filesystem.
 USER 1000:1000
 EXPOSE 8081
-ENTRYPOINT ["node", "--enable-source-maps", "/app/dist/main.js"]
+ENTRYPOINT ["node", "/app/dist/main.js"]
 CMD ["run", "--leader-elect"]

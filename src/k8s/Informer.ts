@@ -40,7 +40,9 @@ export interface InformerOptions {
   /**
    * Applied to every listed or watched object before it is stored or reported, as client-go's
    * `SetTransform` is: the store keeps only what the transform returns, so fields no reader needs
-   * cost no memory. It must be pure and keep metadata.name, namespace and resourceVersion.
+   * cost no memory. It must keep metadata.name, namespace and resourceVersion, and may change the
+   * object it is given only in ways no reader can tell (sharing equal strings): that object is the
+   * client's fresh parse, and the transform's result is the only copy kept.
    */
   readonly transform?: (object: KubeObject) => KubeObject
   /** Pause between failed list or watch attempts. */

@@ -12,7 +12,7 @@ import { join } from "node:path"
 import { bundle } from "../../scripts/bundle.ts"
 import { Kinds } from "../../src/domain/Kube.ts"
 import { KubeApi } from "../../src/k8s/KubeApi.ts"
-import { configMapLiterals, deploymentContainer } from "../deploy/Manifests.ts"
+import { configMapLiterals, containerLiteralEnv, deploymentContainer } from "../deploy/Manifests.ts"
 import { REPO_ROOT, tempDir } from "../deploy/DeployKit.ts"
 import { kubeconfigPath, liveKubeApi, testNamespace } from "../support/ClusterTest.ts"
 
@@ -40,7 +40,7 @@ interface Run {
 const start = (main: string, args: ReadonlyArray<string>, env: Record<string, string>, cwd: string) =>
   Effect.acquireRelease(
     Effect.sync((): Run => {
-      const child = spawn(NODE, ["--enable-source-maps", main, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn(NODE, [main, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
       let out = ""
       let err = ""
       child.stdout?.on("data", (d: Buffer) => (out += d.toString()))
@@ -105,7 +105,8 @@ describe("the production bundle", () => {
         kubeconfigPath()
       ]
       assert.include(args, "--leader-elect")
-      const env = { ...baseEnv(dir), ...configMapLiterals(), POD_NAME: "bundle-test", POD_NAMESPACE: ns }
+      // The ConfigMap's environment and the container's own (NODE_OPTIONS: the V8 sizing).
+      const env = { ...baseEnv(dir), ...configMapLiterals(), ...containerLiteralEnv(), POD_NAME: "bundle-test", POD_NAMESPACE: ns }
       const run = yield* start(result.main, args, env, dir)
 
       const get = (path: string) =>

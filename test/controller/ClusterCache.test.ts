@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { cachedForm, ClusterCache } from "../../src/controller/ClusterCache.ts"
+import { cachedForm, ClusterCache, Index, StringPool } from "../../src/controller/ClusterCache.ts"
 import { ClusterView } from "../../src/controller/ClusterView.ts"
 import { Settings } from "../../src/controller/Settings.ts"
 import { Kinds, type KubeObject } from "../../src/domain/Kube.ts"
@@ -118,5 +118,45 @@ describe("the informer caches", () => {
     })
     const { selector: _, ...withoutSelector } = service["spec"] as Record<string, unknown>
     assert.isUndefined(cachedForm(Kinds.Service)({ ...service, spec: withoutSelector })["spec"], "no selector: no spec")
+  })
+})
+
+describe("the index behind the conflict lookups", () => {
+  it("files objects under keys, several objects under one key, and forgets what is re-filed or deleted", () => {
+    const index = new Index()
+    index.set("ns/a", ["host-1"])
+    index.set("ns/b", ["host-1"])
+    index.set("ns/c", ["host-2", "host-3"])
+    assert.deepStrictEqual([...index.get("host-1")].sort(), ["ns/a", "ns/b"])
+    assert.deepStrictEqual(index.get("host-3"), ["ns/c"])
+
+    index.set("ns/a", ["host-2"]) // re-filed: gone from host-1
+    assert.deepStrictEqual(index.get("host-1"), ["ns/b"])
+    assert.deepStrictEqual([...index.get("host-2")].sort(), ["ns/a", "ns/c"])
+
+    index.delete("ns/c")
+    assert.deepStrictEqual(index.get("host-2"), ["ns/a"])
+    assert.deepStrictEqual(index.get("host-3"), [])
+    index.set("ns/b", [])
+    assert.deepStrictEqual(index.get("host-1"), [])
+    index.delete("ns/unknown")
+    assert.strictEqual(index.size(), 1)
+  })
+})
+
+describe("the string pool", () => {
+  it("changes no value of the objects it goes through, nested arrays and objects included", () => {
+    const pool = new StringPool()
+    const o = api("pooled")
+    const before = structuredClone(o)
+    pool.internAll(o)
+    pool.internAll(structuredClone(o))
+    assert.deepStrictEqual(o, before)
+  })
+
+  it("stays within its limit, starting over when full", () => {
+    const pool = new StringPool(3)
+    for (const s of ["a", "b", "c", "a", "d", "e"]) assert.strictEqual(pool.intern(s), s)
+    assert.isAtMost(pool.size, 3)
   })
 })

@@ -68,3 +68,7 @@ export const deployment = (): KubeObject & { spec: { replicas: number; template:
   manifest("manager/deployment.yaml")[0] as never
 
 export const deploymentContainer = (): Container => deployment().spec.template.spec.containers[0]!
+
+/** The container's environment variables with literal values (NODE_OPTIONS), as the kubelet sets them. */
+export const containerLiteralEnv = (): Record<string, string> =>
+  Object.fromEntries((deploymentContainer().env ?? []).flatMap((e) => (e.value !== undefined ? [[e.name, e.value]] : [])))
