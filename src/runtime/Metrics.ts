@@ -9,6 +9,7 @@
  * one process-wide registry; tests provide a fresh `new Map()` for isolation, and the health
  * server renders whatever registry its layer was built with.
  */
+import { getHeapSpaceStatistics } from "node:v8"
 import { Cause, Clock, Effect, Exit, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { MACHINE_NAMES, type MachineName, storedStates } from "../../machines/Catalog.ts"
@@ -23,7 +24,8 @@ export const MetricNames = {
   apis: "api_controller_apis",
   conflicts: "api_controller_conflicts",
   kubeRequestsTotal: "api_controller_kube_requests_total",
-  authBackend: "api_controller_auth_backend_info"
+  authBackend: "api_controller_auth_backend_info",
+  memoryBytes: "api_controller_memory_bytes"
 } as const
 
 /**
@@ -64,6 +66,9 @@ const conflicts = Metric.gauge(MetricNames.conflicts, {
 })
 const authBackend = Metric.gauge(MetricNames.authBackend, {
   description: "1 for the authentication backend and VirtualService version the controller writes (SPEC 10)."
+})
+const memoryBytes = Metric.gauge(MetricNames.memoryBytes, {
+  description: "The process's memory at scrape time, by area: rss, and V8's heap_total, heap_used, young_generation (the new space), external."
 })
 const kubeRequestsTotal = Metric.counter(MetricNames.kubeRequestsTotal, {
   description: "Requests to the Kubernetes API, by verb, resource and outcome (HTTP code or error reason).",
@@ -251,5 +256,22 @@ export const initMetrics: Effect.Effect<void> = Effect.gen(function*() {
 /** The content type of the Prometheus text exposition format. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+/**
+ * The process's memory, read when scraped: RSS is what the container's limit counts; the V8 areas
+ * say whether a rise is live heap, garbage in a young generation grown under load, or off-heap.
+ */
+const recordMemory: Effect.Effect<void> = Effect.suspend(() => {
+  const m = process.memoryUsage()
+  const young = getHeapSpaceStatistics().find((space) => space.space_name === "new_space")?.space_size ?? 0
+  const areas: ReadonlyArray<readonly [string, number]> = [
+    ["rss", m.rss],
+    ["heap_total", m.heapTotal],
+    ["heap_used", m.heapUsed],
+    ["young_generation", young],
+    ["external", m.external]
+  ]
+  return Effect.forEach(areas, ([area, bytes]) => Metric.update(Metric.withAttributes(memoryBytes, { area }), bytes), { discard: true })
+})
+
 /** Every metric of the current registry in the Prometheus text exposition format. */
-export const metricsText: Effect.Effect<string> = PrometheusMetrics.format()
+export const metricsText: Effect.Effect<string> = Effect.andThen(recordMemory, PrometheusMetrics.format())

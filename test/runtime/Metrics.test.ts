@@ -33,6 +33,25 @@ describe("Metrics", () => {
       assert.isTrue(x.samples.every((s) => s.name.startsWith("api_controller_")))
     })))
 
+  it.effect("a scrape reports the process's memory: RSS and V8's areas, in bytes, the heap in use within its total", () =>
+    isolated(Effect.gen(function*() {
+      const x = yield* scrape
+      const area = (a: string) => valueOf(x, N.memoryBytes, { area: a })!
+      const rss = area("rss")
+      // Within 10% of what the process says right after: a value in bytes, not KiB or MiB.
+      assert.closeTo(rss, process.memoryUsage().rss, process.memoryUsage().rss * 0.1)
+      assert.isAbove(area("heap_used"), 0)
+      assert.isAtMost(area("heap_used"), area("heap_total"))
+      assert.isAbove(area("young_generation"), 0)
+      assert.isAtMost(area("young_generation"), area("heap_total"))
+      assert.isAtLeast(area("external"), 0)
+      assert.strictEqual(x.types.get(N.memoryBytes), "gauge")
+      assert.deepStrictEqual(
+        x.samples.filter((s) => s.name === N.memoryBytes).map((s) => s.labels["area"]).sort(),
+        ["external", "heap_total", "heap_used", "rss", "young_generation"]
+      )
+    })))
+
   it.effect("recordPass counts by result, counts errors and observes seconds in second buckets", () =>
     isolated(Effect.gen(function*() {
       yield* Metrics.recordPass("done", 0.003)
