@@ -1,448 +1,839 @@
 /**
- * `npm run bench`: what the controller costs, measured on a private local control plane.
+ * `npm run bench`: what the controller costs, against what the API server allows, in one run.
  *
- * Starts its own kube-apiserver + etcd (scripts/lib/ControlPlane.ts, the same harness as the
- * cluster tier), runs the whole app in this process exactly as `api-controller run` builds it
- * (src/runtime/App.ts; default 2 workers), and measures:
+ * On a private control plane (test/support/ControlPlane.ts) it runs the production bundle
+ * (scripts/bundle.ts) the way the Deployment runs it (deploy/manager/deployment.yaml: its
+ * arguments, NODE_OPTIONS, the ConfigMap's environment, the image's node flags), and a raw
+ * baseline: a minimal HTTPS client that makes exactly the necessary writes per Api (create the
+ * VirtualService, create the authentication child, one status patch) with the same concurrency,
+ * handed each Api as it is created: the time a perfect controller would take on this server.
  *
- *   - time to converge 100, then 1,000 new Apis with authentication (all Ready=True);
- *   - Kubernetes requests per new Api, in total and writes, by verb and resource;
- *   - requests during a no-op resync of every Api once converged (writes should be 0);
- *   - time and requests to delete the 100 (finalizer: children first);
- *   - memory with 1,000 Apis converged: this process's RSS and heap, and the servers' RSS;
- *   - then, with the in-process app stopped, the real CLI (`api-controller run`, a process of its
- *     own) started over an empty cluster and over the 1,000 converged Apis: its RSS once its
- *     caches are synced and its first pass over every Api is done.
+ *   1,000 Apis: raw baseline, then the controller, `--repeat` times (median; each run is listed);
+ *   10,000 Apis: the controller once, for T(10N)/T(N) and the memory it holds;
+ *   a restart over the converged Apis (its first pass over every Api is a full resync): writes;
+ *   the CPU one request costs in the controller's client stack (scripts/bench-client.ts).
  *
- * Prints figures, never judges them. Flags: --small N (100), --large N (1000), --workers N (2),
- * --concurrency N (parallel creates by the benchmark's client, 16), --no-process (skip the CLI).
+ * Every Api is authenticated (one JWT issuer) and created by the benchmark in a burst (16 in
+ * parallel). Converged = every Api seen Ready=True for its generation by the benchmark's own
+ * watch, the same watch for both. Requests are the API server's own count
+ * (`apiserver_request_total` from its /metrics, before and after), by verb and resource; the
+ * benchmark's creates of the Apis themselves and Lease traffic (leader election, the server's
+ * own heartbeats) are shown apart and not counted per Api. Passes come from the controller's
+ * /metrics, memory and CPU time from /proc (RSS as it is, no forced collection).
  *
- * Convergence is read from the controller's own informer cache (no polling of the API server
- * that would compete with the controller), then confirmed once with a list. The benchmark's own
- * client (creates, deletes, the confirming lists) lives in this process too, so the RSS includes
- * it; its requests are not counted (the count is the controller's, from its instrumented KubeApi).
+ * Prints figures, never judges them. About 7 minutes on two busy cores (`--large 0` skips the
+ * 10,000 run: about 3 minutes). Flags: --small N (1000), --large N (10000, 0 = skip),
+ * --repeat N (3), --concurrency N (parallel creates, 16), --main <dist/main.js> (measure that
+ * bundle instead of building one), --cpu-prof (profile the controller; prints where its CPU time
+ * goes and keeps the .cpuprofile files), --node-options "<flags>" and --node-flags "<flags>"
+ * (instead of the Deployment's NODE_OPTIONS and the image's node flags, to compare V8 settings).
+ * --auth-backend istio-policy|istio-security (instead of the ConfigMap's auto).
  */
-import { NodeRuntime } from "@effect/platform-node"
-import { Context, Duration, Effect, Exit, Layer, Metric, Result, Scope } from "effect"
-import { execFileSync, spawn } from "node:child_process"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { Agent, request } from "node:https"
 import { createServer } from "node:net"
-import { readFileSync } from "node:fs"
+import { SourceMap } from "node:module"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { setFlagsFromString } from "node:v8"
-import { runInNewContext } from "node:vm"
-import { ClusterCache } from "../src/controller/ClusterCache.ts"
-import { Controller, defaultControllerOptions } from "../src/controller/Controller.ts"
+import { fileURLToPath } from "node:url"
+import { parse, parseAllDocuments } from "yaml"
 import { decodeStatus } from "../src/domain/Api.ts"
-import { parseControllerConfig } from "../src/domain/ControllerConfig.ts"
-import { Kinds, type KubeObject } from "../src/domain/Kube.ts"
-import { makeRequestTally, type RequestVerb, WRITE_REQUEST_VERBS } from "../src/k8s/InstrumentedKubeApi.ts"
-import { KubeApi } from "../src/k8s/KubeApi.ts"
-import { KubeApiLive } from "../src/k8s/KubeApiLive.ts"
-import { appWith } from "../src/runtime/App.ts"
-import * as Logging from "../src/runtime/Logging.ts"
-import * as Metrics from "../src/runtime/Metrics.ts"
+import { MetricNames } from "../src/runtime/Metrics.ts"
 import { startControlPlane } from "./lib/ControlPlane.ts"
 import { REPO_ROOT } from "./lib/RepoRoot.ts"
+import { clientCostTable, measureClients } from "./bench-client.ts"
+import { bundle } from "./bundle.ts"
+
+// ---------------------------------------------------------------------------------------------
+// options
 
 const args = process.argv.slice(2)
-const option = (name: string, fallback: number) => {
+const numberOption = (name: string, fallback: number, min = 1) => {
   const i = args.indexOf(`--${name}`)
   const n = i >= 0 ? Number(args[i + 1]) : fallback
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got ${args[i + 1]}`)
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer >= ${min}, got ${args[i + 1]}`)
   return n
 }
-const SMALL = option("small", 100)
-const LARGE = option("large", 1000)
-const WORKERS = option("workers", defaultControllerOptions.workers)
-const CONCURRENCY = option("concurrency", 16)
-const SEPARATE_PROCESS = !args.includes("--no-process")
+const stringOption = (name: string) => {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 ? args[i + 1] : undefined
+}
+const SMALL = numberOption("small", 1000)
+const LARGE = numberOption("large", 10_000, 0)
+const REPEAT = numberOption("repeat", 3)
+const CONCURRENCY = numberOption("concurrency", 16)
+const MAIN = stringOption("main")
+const CPU_PROF = args.includes("--cpu-prof")
+/** Instead of the Deployment's NODE_OPTIONS (to compare V8 settings); "" for none. */
+const NODE_OPTIONS = stringOption("node-options")
+/** Instead of the image's node flags (Dockerfile ENTRYPOINT): V8 flags NODE_OPTIONS does not take. */
+const NODE_FLAGS = stringOption("node-flags")
+/** Instead of the ConfigMap's AUTH_BACKEND (auto: istio-security where served): istio-policy is the issue's like-for-like figure. */
+const AUTH_BACKEND = stringOption("auth-backend")
 
-const log = (line: string) => console.log(`[bench] ${line}`)
-
-setFlagsFromString("--expose_gc")
-const gc = runInNewContext("gc") as () => void
-
-const MB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`
-const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`
-
-interface Memory {
-  readonly rss: number
-  readonly heapUsed: number
-  readonly heapTotal: number
-  readonly external: number
+const log = (line: string) => console.log(`[bench] ${new Date().toISOString().slice(11, 19)} ${line}`)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const MB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+const median = (xs: ReadonlyArray<number>) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
 }
 
-/** After two full collections, so the figure is what is held, not garbage. */
-const memoryNow = (): Memory => {
-  gc()
-  gc()
-  const m = process.memoryUsage()
-  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external }
+// ---------------------------------------------------------------------------------------------
+// the Deployment, as deployed
+
+interface Deployed {
+  readonly nodeFlags: ReadonlyArray<string>
+  readonly args: ReadonlyArray<string>
+  readonly env: Readonly<Record<string, string>>
+  readonly workers: number
 }
 
-const processRss = (pid: number): number | undefined => {
-  try {
-    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]
-    return kb === undefined ? undefined : Number(kb) * 1024
-  } catch {
-    return undefined
+/** The image's node flags (Dockerfile ENTRYPOINT), the container's args and environment. */
+const deployed = (): Deployed => {
+  const entrypoint = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8"))?.[1]
+  const entry = JSON.parse(entrypoint ?? "[]") as Array<string>
+  const nodeFlags = NODE_FLAGS !== undefined ? NODE_FLAGS.split(" ").filter((f) => f !== "") : entry.slice(1).filter((a) => a.startsWith("--"))
+  const doc = parseAllDocuments(readFileSync(join(REPO_ROOT, "deploy/manager/deployment.yaml"), "utf8"))[0]!.toJS() as {
+    spec: { template: { spec: { containers: Array<{ args: Array<string>; env?: Array<{ name: string; value?: string }> }> } } }
+  }
+  const container = doc.spec.template.spec.containers[0]!
+  const kustomization = parse(readFileSync(join(REPO_ROOT, "deploy/kustomization.yaml"), "utf8")) as {
+    configMapGenerator: Array<{ name: string; literals: Array<string> }>
+  }
+  const literals = kustomization.configMapGenerator.find((g) => g.name === "api-controller-config")?.literals ?? []
+  const env: Record<string, string> = Object.fromEntries(literals.map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]))
+  for (const e of container.env ?? []) if (e.value !== undefined) env[e.name] = e.value
+  if (NODE_OPTIONS !== undefined) env["NODE_OPTIONS"] = NODE_OPTIONS
+  if (AUTH_BACKEND !== undefined) env["AUTH_BACKEND"] = AUTH_BACKEND
+  const workersArg = container.args.find((a) => a.startsWith("--workers="))
+  return { nodeFlags, args: container.args, env, workers: workersArg !== undefined ? Number(workersArg.split("=")[1]) : 2 }
+}
+
+// ---------------------------------------------------------------------------------------------
+// a minimal client: HTTPS with keep-alive, JSON in and out
+
+interface Http {
+  readonly call: (method: string, path: string, body?: unknown, contentType?: string) => Promise<{ status: number; body: any }>
+  readonly text: (path: string) => Promise<string>
+  readonly watch: (path: string, onLine: (event: any) => void) => () => void
+}
+
+const clientFor = (kubeconfigPath: string, maxSockets: number): Http => {
+  const kc = parse(readFileSync(kubeconfigPath, "utf8")) as {
+    clusters: Array<{ cluster: { server: string; "certificate-authority-data": string } }>
+    users: Array<{ user: { "client-certificate-data": string; "client-key-data": string } }>
+  }
+  const server = new URL(kc.clusters[0]!.cluster.server)
+  const b64 = (s: string) => Buffer.from(s, "base64")
+  const tls = {
+    ca: b64(kc.clusters[0]!.cluster["certificate-authority-data"]),
+    cert: b64(kc.users[0]!.user["client-certificate-data"]),
+    key: b64(kc.users[0]!.user["client-key-data"])
+  }
+  const agent = new Agent({ ...tls, keepAlive: true, maxSockets })
+  const send = (method: string, path: string, payload: string | undefined, contentType: string) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request({
+        host: server.hostname,
+        port: server.port,
+        method,
+        path,
+        agent,
+        headers: {
+          accept: "application/json",
+          ...(payload !== undefined ? { "content-type": contentType, "content-length": Buffer.byteLength(payload) } : {})
+        }
+      }, (res) => {
+        const chunks: Array<Buffer> = []
+        res.on("data", (c: Buffer) => chunks.push(c))
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }))
+        res.on("error", reject)
+      })
+      req.on("error", reject)
+      req.end(payload)
+    })
+  return {
+    call: async (method, path, body, contentType = "application/json") => {
+      const r = await send(method, path, body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body), contentType)
+      // Not every answer is JSON (an unknown path is "404 page not found").
+      let parsed: unknown = r.text
+      try {
+        parsed = r.text === "" ? undefined : JSON.parse(r.text)
+      } catch {
+        // kept as text
+      }
+      return { status: r.status, body: parsed }
+    },
+    text: async (path) => (await send("GET", path, undefined, "")).text,
+    watch: (path, onLine) => {
+      const req = request({ host: server.hostname, port: server.port, method: "GET", path, ...tls, agent: false }, (res) => {
+        let buffered = ""
+        res.setEncoding("utf8")
+        res.on("data", (chunk: string) => {
+          buffered += chunk
+          let nl: number
+          while ((nl = buffered.indexOf("\n")) >= 0) {
+            const line = buffered.slice(0, nl)
+            buffered = buffered.slice(nl + 1)
+            if (line.trim() !== "") onLine(JSON.parse(line))
+          }
+        })
+        res.on("error", () => {})
+      })
+      req.on("error", () => {})
+      req.end()
+      return () => req.destroy()
+    }
   }
 }
 
-const config = (() => {
-  const r = parseControllerConfig({
-    DOMAIN_NAME: "kyma.local",
-    GATEWAY_FQDN: "kyma-gateway.kyma-system.svc.cluster.local",
-    DEFAULT_ISSUER: "https://dex.kyma.local",
-    DEFAULT_JWKS_URI: "http://dex-service.kyma-system.svc.cluster.local:5556/keys",
-    ENABLE_MTLS: "true"
-  })
-  if (Result.isFailure(r)) throw new Error(r.failure.map((p) => `${p.path}: ${p.message}`).join("\n"))
-  return r.success
-})()
+const must = async (what: string, p: Promise<{ status: number; body: any }>, ok: ReadonlyArray<number> = [200, 201]) => {
+  const r = await p
+  if (!ok.includes(r.status)) throw new Error(`${what}: HTTP ${r.status}: ${JSON.stringify(r.body)?.slice(0, 300)}`)
+  return r.body
+}
 
-const securedApi = (namespace: string, i: number): KubeObject => ({
+// ---------------------------------------------------------------------------------------------
+// resources
+
+interface Resource {
+  readonly group: string
+  readonly version: string
+  readonly plural: string
+}
+const API: Resource = { group: "gateway.kyma-project.io", version: "v1alpha2", plural: "apis" }
+/** Children the controller may create (either authentication backend); those the server serves are used. */
+const CHILD_CANDIDATES: ReadonlyArray<Resource> = [
+  { group: "networking.istio.io", version: "v1alpha3", plural: "virtualservices" },
+  { group: "authentication.istio.io", version: "v1alpha1", plural: "policies" },
+  { group: "security.istio.io", version: "v1", plural: "requestauthentications" },
+  { group: "security.istio.io", version: "v1", plural: "authorizationpolicies" },
+  { group: "security.istio.io", version: "v1", plural: "peerauthentications" }
+]
+const collection = (r: Resource, ns: string) =>
+  `${r.group === "" ? `/api/${r.version}` : `/apis/${r.group}/${r.version}`}/namespaces/${ns}/${r.plural}`
+
+const securedApi = (ns: string, i: number) => ({
   apiVersion: "gateway.kyma-project.io/v1alpha2",
   kind: "Api",
-  metadata: { name: `api-${i}`, namespace },
+  metadata: { name: `api-${i}`, namespace: ns },
   spec: {
     service: { name: `svc-${i}`, port: 8080 },
-    hostname: `${namespace}-${i}`,
-    authentication: [
-      {
-        type: "JWT",
-        jwt: {
-          issuer: "https://accounts.google.com",
-          jwksUri: "https://www.googleapis.com/oauth2/v3/certs",
-          triggerRule: { excludedPaths: [{ exact: "/status" }, { prefix: "/public" }] }
-        }
+    hostname: `${ns}-${i}`,
+    authentication: [{
+      type: "JWT",
+      jwt: {
+        issuer: "https://accounts.google.com",
+        jwksUri: "https://www.googleapis.com/oauth2/v3/certs",
+        triggerRule: { excludedPaths: [{ exact: "/status" }, { prefix: "/public" }] }
       }
-    ]
+    }]
   }
 })
 
-const isReady = (api: KubeObject): boolean => {
-  const s = decodeStatus(api["status"])
-  return s.validationStatus === 2 && s.virtualService?.code === 2 && s.authenticationStatus?.code === 2 &&
-    s.observedGeneration === api.metadata.generation &&
+/**
+ * Each Api's target Service (the istio-security backend selects its workload by the Service's
+ * selector), created before the clock starts. Headless: the test cluster's Service IP range is small.
+ */
+const createServices = async (http: Http, ns: string, count: number) => {
+  let next = 0
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < count) {
+      const i = next++
+      await must(`create Service ${i}`, http.call("POST", `/api/v1/namespaces/${ns}/services`, {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: `svc-${i}`, namespace: ns },
+        spec: { clusterIP: "None", selector: { app: `svc-${i}` }, ports: [{ name: "http", port: 8080 }] }
+      }))
+    }
+  }))
+}
+
+const isReady = (api: any): boolean => {
+  const s = decodeStatus(api?.status)
+  return s.observedGeneration === api?.metadata?.generation &&
     s.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true
 }
 
+// ---------------------------------------------------------------------------------------------
+// what the servers and the controller say
+
+/** `apiserver_request_total` summed by "VERB resource[/subresource]". */
+const serverRequests = async (http: Http): Promise<Map<string, number>> => {
+  const out = new Map<string, number>()
+  for (const line of (await http.text("/metrics")).split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue
+    const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]))
+    const key = `${labels["verb"]} ${labels["resource"]}${labels["subresource"] ? `/${labels["subresource"]}` : ""}`
+    out.set(key, (out.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1)))
+  }
+  return out
+}
+
+const diff = (after: Map<string, number>, before: Map<string, number>) =>
+  new Map([...after].map(([k, n]) => [k, n - (before.get(k) ?? 0)] as const).filter(([, n]) => n > 0))
+
+const READ_VERBS = new Set(["GET", "LIST", "WATCH", "WATCHLIST", "CONNECT"])
+const isWrite = (key: string) => !READ_VERBS.has(key.split(" ")[0]!)
+/** Resources the controller reads or writes; requests for others are the server's own (endpoints, leases) or leader election. */
+const CONTROLLER_RESOURCES = new Set(["apis", "apis/status", "events", ...CHILD_CANDIDATES.map((r) => r.plural)])
+const isBackground = (key: string) => !CONTROLLER_RESOURCES.has(key.split(" ")[1] ?? "")
+/** The benchmark's own requests: it creates the Apis (and cleans up with delete-collections). */
+const isBenchmarks = (key: string) => key === "POST apis" || key.startsWith("DELETECOLLECTION ")
+const perApiWrites = (requests: Map<string, number>) =>
+  [...requests].filter(([k]) => isWrite(k) && !isBackground(k) && !isBenchmarks(k)).reduce((s, [, n]) => s + n, 0)
+
+interface ProcStat {
+  readonly rss: number
+  readonly peak: number
+  /** user + system CPU time, ms */
+  readonly cpuMs: number
+}
+
+const procStat = (pid: number): ProcStat => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8")
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  // fields[11], fields[12]: utime, stime in clock ticks (100 per second on Linux)
+  return { rss: kb("VmRSS"), peak: kb("VmHWM"), cpuMs: (Number(fields[11]) + Number(fields[12])) * 10 }
+}
 
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
     const srv = createServer()
     srv.on("error", reject)
     srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address()
-      srv.close(() => resolve(typeof addr === "object" && addr !== null ? addr.port : 0))
+      const a = srv.address()
+      srv.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0))
     })
   })
 
-interface CliMeasurement {
-  readonly rss: number
-  /** Peak RSS of the process (VmHWM). */
-  readonly peak: number
-  readonly passes: number
-  readonly startMs: number
+// ---------------------------------------------------------------------------------------------
+// the controller, as a process
+
+interface Controller {
+  readonly pid: number
+  /** Passes so far (all results) and the queue depth, from its /metrics. */
+  readonly metrics: () => Promise<{ passes: number; skipped: number; depth: number; requests: Map<string, number> }>
+  /** Until the queue is empty and no pass has run for `quietMs`. */
+  readonly idle: (quietMs?: number) => Promise<void>
+  readonly stop: () => Promise<void>
 }
 
+const startController = async (main: string, kubeconfigPath: string, d: Deployed, profDir: string | undefined): Promise<Controller> => {
+  const port = await freePort()
+  const nodeArgs = [...d.nodeFlags, ...(profDir !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : [])]
+  const runArgs = [
+    ...d.args.filter((a) => !a.startsWith("--health-port=") && !a.startsWith("--health-host=")),
+    `--health-port=${port}`,
+    "--health-host=127.0.0.1",
+    "--kubeconfig",
+    kubeconfigPath
+  ]
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, main, ...runArgs], {
+    env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: tmpdir(), ...d.env, POD_NAME: "bench", POD_NAMESPACE: "default" },
+    stdio: ["ignore", "ignore", "pipe"]
+  })
+  let stderr = ""
+  child.stderr!.on("data", (b: Buffer) => void (stderr = (stderr + b.toString()).slice(-3000)))
+  const exited = new Promise<void>((r) => child.once("exit", () => r()))
+  const metricsText = () => fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text())
+  const metrics = async () => {
+    const text = await metricsText()
+    // Full passes (read, decide, maybe write), and the watch echoes of the controller's own writes
+    // that its fingerprint answered from the cache (result="skipped").
+    const counts = [...text.matchAll(new RegExp(`^${MetricNames.reconcileTotal}\\{[^}]*result="(\\w+)"[^}]*\\} (\\S+)$`, "gm"))]
+    const passes = counts.filter((m) => m[1] !== "skipped").reduce((n, m) => n + Number(m[2]), 0)
+    const skipped = counts.filter((m) => m[1] === "skipped").reduce((n, m) => n + Number(m[2]), 0)
+    const depth = Number(new RegExp(`^${MetricNames.workQueueDepth} (\\S+)$`, "m").exec(text)?.[1] ?? NaN)
+    // Its own count of its requests ("VERB resource", as the server's): the server's count does not
+    // say who asked (kube-controller-manager's garbage collector reads and deletes children too).
+    const requests = new Map<string, number>()
+    for (const m of text.matchAll(new RegExp(`^${MetricNames.kubeRequestsTotal}\\{([^}]*)\\} (\\S+)$`, "gm"))) {
+      const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1]!, l[2]!]))
+      const key = `${(labels["verb"] ?? "").toUpperCase()} ${labels["resource"]}`
+      requests.set(key, (requests.get(key) ?? 0) + Number(m[2]))
+    }
+    return { passes, skipped, depth, requests }
+  }
+  const deadline = Date.now() + 120_000
+  while (true) {
+    if (child.exitCode !== null) throw new Error(`the controller exited (${child.exitCode}): ${stderr}`)
+    if (Date.now() > deadline) throw new Error(`the controller was not ready within 120 s: ${stderr}`)
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)
+    if (ready) break
+    await sleep(100)
+  }
+  const idle = async (quietMs = 2000) => {
+    let last = -1
+    let since = Date.now()
+    while (true) {
+      if (child.exitCode !== null) throw new Error(`the controller exited (${child.exitCode}): ${stderr}`)
+      const m = await metrics()
+      if (m.depth !== 0 || m.passes + m.skipped !== last) {
+        last = m.passes + m.skipped
+        since = Date.now()
+      } else if (Date.now() - since >= quietMs) return
+      await sleep(200)
+    }
+  }
+  const stop = async () => {
+    if (child.exitCode !== null) return
+    child.kill("SIGTERM")
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000)
+    await exited
+    clearTimeout(timer)
+  }
+  return { pid: child.pid!, metrics, idle, stop }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the raw baseline
+
 /**
- * `api-controller run` as its own process (Node + tsx, as `npm run controller` runs it), until its
- * caches are synced and it has made `passes` reconcile passes with an empty queue; then its RSS,
- * and SIGTERM. Undefined (with a line saying why) when it does not get there.
+ * What the perfect controller writes for one Api, taken from what this controller wrote for the
+ * warm-up Api: its children (our metadata and spec) and its status. Names, uids and versions are
+ * replaced per Api in the JSON text, so the bodies are the controller's own, byte for byte but
+ * for them.
  */
-const measureCli = (kubeconfigPath: string, passes: number) =>
-  Effect.promise(async (): Promise<CliMeasurement | undefined> => {
-    const port = await freePort()
-    const started = Date.now()
-    const child = spawn(process.execPath, [
-      "--import",
-      "tsx",
-      join(REPO_ROOT, "src/main.ts"),
-      "run",
-      "--kubeconfig",
-      kubeconfigPath,
-      "--health-host",
-      "127.0.0.1",
-      "--health-port",
-      String(port)
-    ], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        DOMAIN_NAME: config.domainName,
-        GATEWAY_FQDN: config.gatewayFqdn,
-        DEFAULT_ISSUER: "https://dex.kyma.local",
-        DEFAULT_JWKS_URI: "http://dex-service.kyma-system.svc.cluster.local:5556/keys",
-        LOG_LEVEL: "error"
-      },
-      stdio: ["ignore", "ignore", "pipe"]
-    })
-    let stderr = ""
-    child.stderr.on("data", (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-2000)))
-    const exited = new Promise<void>((r) => child.once("exit", () => r()))
-    try {
-      const deadline = Date.now() + 120_000
-      let quietSince: number | undefined
-      while (Date.now() < deadline) {
-        if (child.exitCode !== null) break
-        const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() => "")
-        const total = [...text.matchAll(new RegExp(`^${Metrics.MetricNames.reconcileTotal}\\{[^}]*\\} (\\S+)$`, "gm"))]
-          .reduce((n, m) => n + Number(m[1]), 0)
-        const depth = Number(new RegExp(`^${Metrics.MetricNames.workQueueDepth} (\\S+)$`, "m").exec(text)?.[1] ?? NaN)
-        if (total >= passes && depth === 0) {
-          quietSince ??= Date.now()
-          if (Date.now() - quietSince >= 2_000) {
-            const status = readFileSync(`/proc/${child.pid}/status`, "utf8")
-            const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024
-            return { rss: kb("VmRSS"), peak: kb("VmHWM"), passes: total, startMs: quietSince - started }
-          }
-        } else quietSince = undefined
-        await new Promise((r) => setTimeout(r, 200))
+interface Template {
+  readonly children: ReadonlyArray<{ readonly resource: Resource; readonly json: string; readonly uid: string; readonly version: string }>
+  readonly status: string
+  readonly ns: string
+  readonly uid: string
+}
+
+const templateFrom = async (http: Http, ns: string): Promise<Template> => {
+  const api = await must("get warm-up Api", http.call("GET", `${collection(API, ns)}/api-0`))
+  const children: Array<Template["children"][number]> = []
+  for (const resource of CHILD_CANDIDATES) {
+    const r = await http.call("GET", `${collection(resource, ns)}/api-0`)
+    if (r.status !== 200) continue
+    const { apiVersion, kind, metadata, spec } = r.body
+    const body = { apiVersion, kind, metadata: { name: metadata.name, namespace: metadata.namespace, labels: metadata.labels, ownerReferences: metadata.ownerReferences }, spec }
+    children.push({ resource, json: JSON.stringify(body), uid: metadata.uid, version: metadata.resourceVersion })
+  }
+  if (children.length < 2) throw new Error(`the warm-up Api has ${children.length} children; expected a VirtualService and an authentication child`)
+  return { children, status: JSON.stringify(api.status), ns, uid: api.metadata.uid }
+}
+
+const fill = (text: string, pairs: ReadonlyArray<readonly [string, string]>) =>
+  pairs.reduce((t, [from, to]) => t.split(from).join(to), text)
+
+/**
+ * Two workers, each taking the next created Api and making its writes one after another: the
+ * children, then the status patch (conditional on the Api's resourceVersion, as the controller's).
+ */
+const rawBaseline = (http: Http, template: Template, ns: string, workers: number) => {
+  const queue: Array<{ i: number; uid: string; resourceVersion: string }> = []
+  const waiting: Array<() => void> = []
+  let closed = false
+  const work = async () => {
+    while (true) {
+      const next = queue.shift()
+      if (next === undefined) {
+        if (closed) return
+        await new Promise<void>((r) => waiting.push(r))
+        continue
       }
-      log(`the CLI did not settle (exit ${child.exitCode}); its stderr ends: ${stderr.trim().split("\n").slice(-5).join(" | ")}`)
-      return undefined
-    } finally {
-      if (child.exitCode === null) {
-        child.kill("SIGTERM")
-        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000)
-        await exited
-        clearTimeout(timer)
+      const names: Array<readonly [string, string]> = [
+        [template.uid, next.uid],
+        [`"${template.ns}-0`, `"${ns}-${next.i}`],
+        [template.ns, ns],
+        ["api-0", `api-${next.i}`],
+        ["svc-0", `svc-${next.i}`]
+      ]
+      const refs: Array<readonly [string, string]> = []
+      for (const c of template.children) {
+        const created = await must(`create ${c.resource.plural}`, http.call("POST", `${collection(c.resource, ns)}?fieldManager=api-controller`, fill(c.json, names)))
+        refs.push([c.uid, created.metadata.uid], [`"${c.version}"`, `"${created.metadata.resourceVersion}"`])
       }
-    }
-  })
-
-type Tally = ReturnType<typeof makeRequestTally>
-
-const isWrite = (key: string) => WRITE_REQUEST_VERBS.has(key.split(" ")[0] as RequestVerb)
-
-const program = Effect.gen(function*() {
-  log(`${SMALL} then ${LARGE} Apis with authentication, ${WORKERS} workers, ${CONCURRENCY} parallel creates`)
-  execFileSync(join(REPO_ROOT, "scripts/build-control-plane.sh"), ["--no-istioctl"], { stdio: "inherit" })
-  const cp = yield* Effect.acquireRelease(
-    Effect.promise(() => startControlPlane({ log })),
-    (cp) => Effect.promise(() => cp.stop()).pipe(Effect.andThen(Effect.sync(() => log("control plane stopped"))))
-  )
-  const kube = KubeApiLive.layer({ kubeconfigPath: cp.kubeconfigPath })
-  // The benchmark's own client: not instrumented, its requests are not counted.
-  const client = yield* Effect.provide(Effect.service(KubeApi), kube)
-  const memoryBefore = memoryNow()
-  const cliEmpty = SEPARATE_PROCESS ? yield* measureCli(cp.kubeconfigPath, 0) : undefined
-
-  const tally: Tally = makeRequestTally()
-  const registry: Metric.MetricRegistry = new Map()
-  const appScope = yield* Scope.make()
-  yield* Effect.addFinalizer(() => Scope.close(appScope, Exit.void))
-  const app = yield* Layer.buildWithScope(
-    appWith(kube, { config, controller: { workers: WORKERS }, onRequest: tally.listener }).pipe(
-      Layer.provide(Layer.mergeAll(
-        Logging.layer({ format: "pretty", level: "Error" }),
-        Layer.succeed(Metric.MetricRegistry, registry)
+      const status = fill(fill(template.status, refs), names)
+      await must("patch status", http.call(
+        "PATCH",
+        `${collection(API, ns)}/api-${next.i}/status?fieldManager=api-controller`,
+        `{"metadata":{"resourceVersion":"${next.resourceVersion}"},"status":${status}}`,
+        "application/merge-patch+json"
       ))
-    ),
-    appScope
-  )
-  const controller = Context.get(app, Controller)
-  const cache = Context.get(app, ClusterCache)
-  yield* cache.synced
-  const memoryIdle = memoryNow()
-
-  const passes = Metrics.metricsText.pipe(
-    Effect.map((text) => {
-      const byResult: Record<string, number> = {}
-      for (const line of text.split("\n")) {
-        const m = new RegExp(`^${Metrics.MetricNames.reconcileTotal}\\{result="(\\w+)"\\} (\\S+)$`).exec(line)
-        if (m !== null) byResult[m[1]!] = Number(m[2])
-      }
-      return byResult
-    }),
-    Effect.provideService(Metric.MetricRegistry, registry)
-  )
-  const passCount = Effect.map(passes, (p) => Object.values(p).reduce((a, b) => a + b, 0))
-
-  /** Until the queue has been empty with nothing in flight for `quietMs`; returns when that began. */
-  const idle = (quietMs = 1_000) =>
-    Effect.gen(function*() {
-      let quietSince: number | undefined
-      while (true) {
-        const busy = (yield* controller.queue.depth) + (yield* controller.queue.inFlight)
-        const now = Date.now()
-        if (busy > 0) quietSince = undefined
-        else if (quietSince === undefined) quietSince = now
-        else if (now - quietSince >= quietMs) return quietSince
-        yield* Effect.sleep("20 millis")
-      }
-    })
-
-  const until = (what: string, done: () => boolean, limitMs: number) =>
-    Effect.gen(function*() {
-      const start = Date.now()
-      while (!done()) {
-        if (Date.now() - start > limitMs) return yield* Effect.die(new Error(`timed out after ${limitMs}ms waiting for ${what}`))
-        yield* Effect.sleep("20 millis")
-      }
-      return Date.now()
-    })
-
-  const inNamespace = (ns: string) => cache.apis().filter((a) => a.metadata.namespace === ns)
-
-  const converge = (ns: string, count: number) =>
-    Effect.gen(function*() {
-      yield* client.create(Kinds.Namespace, { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } })
-      yield* idle(500)
-      tally.reset()
-      const passesBefore = yield* passCount
-      const started = Date.now()
-      yield* Effect.forEach(Array.from({ length: count }, (_, i) => i), (i) => client.create(Kinds.Api, securedApi(ns, i)), {
-        concurrency: CONCURRENCY,
-        discard: true
-      })
-      const created = Date.now()
-      const ready = yield* until(`${count} Apis Ready`, () => {
-        const apis = inNamespace(ns)
-        return apis.length === count && apis.every(isReady)
-      }, 10 * 60_000)
-      yield* idle()
-      const requests = tally.snapshot()
-      const passesDone = (yield* passCount) - passesBefore
-      const listed = (yield* client.list(Kinds.Api, { namespace: ns })).items
-      const confirmed = listed.length === count && listed.every(isReady)
-      log(`${count} Apis: created in ${seconds(created - started)}, all Ready=True after ${seconds(ready - started)}` +
-        ` (confirmed by a list: ${confirmed})`)
-      return { count, createMs: created - started, readyMs: ready - started, requests, passes: passesDone, confirmed }
-    })
-
-  const resync = Effect.gen(function*() {
-    yield* idle()
-    tally.reset()
-    const passesBefore = yield* passCount
-    const apis = cache.apis().length
-    const started = Date.now()
-    yield* controller.resyncAll
-    const quietAt = yield* idle()
-    const requests = tally.snapshot()
-    const result = {
-      apis,
-      ms: quietAt - started,
-      passes: (yield* passCount) - passesBefore,
-      writes: [...requests].filter(([k]) => isWrite(k)).reduce((s, [, n]) => s + n, 0),
-      total: [...requests.values()].reduce((s, n) => s + n, 0)
     }
-    log(`no-op resync of ${apis} Apis: ${result.passes} passes in ${seconds(result.ms)}, ${result.writes} writes, ${result.total} requests`)
-    return result
+  }
+  const done = Promise.all(Array.from({ length: workers }, work))
+  return {
+    hand: (i: number, api: any) => {
+      queue.push({ i, uid: api.metadata.uid, resourceVersion: api.metadata.resourceVersion })
+      waiting.shift()?.()
+    },
+    close: () => {
+      closed = true
+      for (const w of waiting.splice(0)) w()
+    },
+    done
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// one convergence
+
+interface Run {
+  readonly who: "raw" | "controller"
+  readonly count: number
+  readonly ms: number
+  readonly requests: Map<string, number>
+  readonly passes: number | undefined
+  /** Echo passes answered by the fingerprint from the cache. */
+  readonly skipped: number | undefined
+  /** The controller's own count of its requests. */
+  readonly own: Map<string, number> | undefined
+  readonly cpuMs: { readonly controller?: number; readonly apiserver: number; readonly etcd: number }
+}
+
+interface Env {
+  readonly http: Http
+  readonly pids: { readonly apiserver: number; readonly etcd: number }
+}
+
+/** Creates `count` Apis in `ns` (a burst, CONCURRENCY in parallel) and waits until the watch sees every one Ready. */
+const converge = async (
+  env: Env,
+  who: Run["who"],
+  ns: string,
+  count: number,
+  options: {
+    controller?: Controller
+    onCreated?: (i: number, api: any) => void
+    /** Work running beside the creates (the raw baseline's workers): its failure ends the wait. */
+    running?: Promise<unknown>
+    beforeIdle?: () => Promise<void>
+  }
+): Promise<Run> => {
+  const { http } = env
+  await must(`create namespace ${ns}`, http.call("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }))
+  await createServices(http, ns, count)
+  const listed = await must("list", http.call("GET", `${collection(API, ns)}?limit=1`))
+  const ready = new Set<string>()
+  let allReady: () => void = () => {}
+  const converged = new Promise<void>((r) => (allReady = r))
+  const stopWatch = http.watch(`${collection(API, ns)}?watch=1&resourceVersion=${listed.metadata.resourceVersion}`, (e) => {
+    if (e.type === "ADDED" || e.type === "MODIFIED") {
+      if (isReady(e.object)) ready.add(e.object.metadata.name)
+      else ready.delete(e.object.metadata.name)
+      if (ready.size === count) allReady()
+    }
   })
-
-  const remove = (ns: string, count: number) =>
-    Effect.gen(function*() {
-      yield* idle()
-      tally.reset()
-      const started = Date.now()
-      yield* Effect.forEach(Array.from({ length: count }, (_, i) => i), (i) => client.delete(Kinds.Api, ns, `api-${i}`), {
-        concurrency: CONCURRENCY,
-        discard: true
-      })
-      const gone = yield* until(`${count} Apis deleted`, () => inNamespace(ns).length === 0, 5 * 60_000)
-      yield* idle()
-      const children = (yield* client.list(Kinds.VirtualService, { namespace: ns })).items.length +
-        (yield* client.list(Kinds.Policy, { namespace: ns })).items.length
-      log(`${count} Apis deleted (finalizer done) in ${seconds(gone - started)}; children left: ${children}`)
-      return { count, ms: gone - started, requests: tally.snapshot(), children }
-    })
-
-  const small = yield* converge("bench-small", SMALL)
-  const smallResync = yield* resync
-  const removed = yield* remove("bench-small", SMALL)
-  const large = yield* converge("bench-large", LARGE)
-  const largeResync = yield* resync
-  const memoryLarge = memoryNow()
-  const serverRss = { etcd: processRss(cp.pids.etcd), apiserver: processRss(cp.pids.apiserver) }
-  const passesByResult = yield* passes
-  const cached = cache.informers.map((i) => `${i.kind.plural} ${i.size()}`).join(", ")
-  yield* Scope.close(appScope, Exit.void)
-  const cliLarge = SEPARATE_PROCESS ? yield* measureCli(cp.kubeconfigPath, LARGE) : undefined
-
-  // ---------------------------------------------------------------------------------------------
-  // the report
-
-  const pad = (s: string, n: number, right = false) => (right ? s.padStart(n) : s.padEnd(n))
-  const table = (rows: ReadonlyArray<ReadonlyArray<string>>) => {
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
-    return rows.map((r) => r.map((c, i) => pad(c, widths[i]!, i > 0)).join("   ").trimEnd()).join("\n")
+  await sleep(300)
+  const before = await serverRequests(http)
+  const passesBefore = options.controller !== undefined ? await options.controller.metrics() : undefined
+  const cpuBefore = { c: options.controller !== undefined ? procStat(options.controller.pid).cpuMs : 0, a: procStat(env.pids.apiserver).cpuMs, e: procStat(env.pids.etcd).cpuMs }
+  const started = Date.now()
+  let next = 0
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < count) {
+      const i = next++
+      const api = await must(`create Api ${i}`, http.call("POST", collection(API, ns), securedApi(ns, i)))
+      options.onCreated?.(i, api)
+    }
+  }))
+  const timeout = setTimeout(() => log(`still waiting: ${ready.size}/${count} Ready after ${secs(Date.now() - started)}`), 5 * 60_000)
+  await Promise.race([converged, options.running?.then(() => new Promise<never>(() => {})) ?? converged])
+  const ms = Date.now() - started
+  clearTimeout(timeout)
+  stopWatch()
+  await options.beforeIdle?.()
+  await options.controller?.idle()
+  const cpuMs = {
+    ...(options.controller !== undefined ? { controller: procStat(options.controller.pid).cpuMs - cpuBefore.c } : {}),
+    apiserver: procStat(env.pids.apiserver).cpuMs - cpuBefore.a,
+    etcd: procStat(env.pids.etcd).cpuMs - cpuBefore.e
   }
-  const per = (n: number, count: number) => (n / count).toFixed(2)
-  const sum = (m: ReadonlyMap<string, number>, f: (k: string) => boolean) =>
-    [...m].filter(([k]) => f(k)).reduce((s, [, n]) => s + n, 0)
+  const requests = diff(await serverRequests(http), before)
+  const passesAfter = options.controller !== undefined ? await options.controller.metrics() : undefined
+  const passes = passesAfter !== undefined && passesBefore !== undefined ? passesAfter.passes - passesBefore.passes : undefined
+  const skipped = passesAfter !== undefined && passesBefore !== undefined ? passesAfter.skipped - passesBefore.skipped : undefined
+  log(`${who}: ${count} Apis Ready after ${secs(ms)}; ${(perApiWrites(requests) / count).toFixed(2)} writes per Api` +
+    (passes !== undefined ? `, ${(passes / count).toFixed(2)} passes per Api (+ ${((skipped ?? 0) / count).toFixed(2)} echoes skipped)` : ""))
+  const own = passesAfter !== undefined && passesBefore !== undefined ? diff(passesAfter.requests, passesBefore.requests) : undefined
+  return { who, count, ms, requests, passes, skipped, own, cpuMs }
+}
 
-  console.log(`\n== convergence (all Ready=True), ${WORKERS} workers`)
-  console.log(table([
-    ["", `${small.count} Apis`, `${large.count} Apis`],
-    ["creates sent by the benchmark", seconds(small.createMs), seconds(large.createMs)],
-    ["time to converge (first create -> all Ready)", seconds(small.readyMs), seconds(large.readyMs)],
-    ["Apis per second", (small.count / (small.readyMs / 1000)).toFixed(1), (large.count / (large.readyMs / 1000)).toFixed(1)],
-    ["reconcile passes per Api", per(small.passes, small.count), per(large.passes, large.count)],
-    ["requests per new Api, total", per(sum(small.requests, () => true), small.count), per(sum(large.requests, () => true), large.count)],
-    ["  of which writes", per(sum(small.requests, isWrite), small.count), per(sum(large.requests, isWrite), large.count)],
-    ["confirmed by a list", String(small.confirmed), String(large.confirmed)]
-  ]))
+/** Removes a namespace and everything in it (the namespace controller of kube-controller-manager), and waits until it is gone. */
+const clear = async (env: Env, ns: string) => {
+  await must(`delete namespace ${ns}`, env.http.call("DELETE", `/api/v1/namespaces/${ns}`))
+  const deadline = Date.now() + 10 * 60_000
+  while ((await env.http.call("GET", `/api/v1/namespaces/${ns}`)).status !== 404) {
+    if (Date.now() > deadline) throw new Error(`namespace ${ns} was not deleted within 10 minutes`)
+    await sleep(500)
+  }
+}
 
-  const keys = [...new Set([...small.requests.keys(), ...large.requests.keys(), ...removed.requests.keys()])].sort((a, b) =>
-    Number(isWrite(b)) - Number(isWrite(a)) || a.localeCompare(b)
-  )
-  console.log(`\n== requests per Api by verb and resource (the controller's only; watches and lists are per informer, not per Api)`)
-  console.log(table([
-    ["request", `new (${small.count})`, `new (${large.count})`, `deleted (${removed.count})`],
-    ...keys.map((k) => [
-      `${isWrite(k) ? "write" : "read "} ${k}`,
-      per(small.requests.get(k) ?? 0, small.count),
-      per(large.requests.get(k) ?? 0, large.count),
-      per(removed.requests.get(k) ?? 0, removed.count)
-    ])
-  ]))
+// ---------------------------------------------------------------------------------------------
+// CPU profile summary
 
-  console.log(`\n== no-op resync of every converged Api`)
-  console.log(table([
-    ["", `${smallResync.apis} Apis`, `${largeResync.apis} Apis`],
-    ["passes", String(smallResync.passes), String(largeResync.passes)],
-    ["until the queue was idle", seconds(smallResync.ms), seconds(largeResync.ms)],
-    ["writes", String(smallResync.writes), String(largeResync.writes)],
-    ["requests of any kind", String(smallResync.total), String(largeResync.total)]
-  ]))
+/**
+ * Self time of a .cpuprofile by where the code came from: a package, node's own modules, the
+ * project, V8. The bundle is one file; its source map says which original file each function is in.
+ */
+const profileSummary = (file: string): Map<string, number> => {
+  const profile = JSON.parse(readFileSync(file, "utf8")) as {
+    nodes: Array<{ id: number; callFrame: { url: string; functionName: string; lineNumber: number; columnNumber: number } }>
+    samples: Array<number>
+    timeDeltas: Array<number>
+  }
+  const maps = new Map<string, SourceMap | undefined>()
+  const mapFor = (url: string) => {
+    if (!maps.has(url)) {
+      try {
+        maps.set(url, new SourceMap(JSON.parse(readFileSync(`${fileURLToPath(url)}.map`, "utf8"))))
+      } catch {
+        maps.set(url, undefined)
+      }
+    }
+    return maps.get(url)
+  }
+  const origin = (frame: { url: string; functionName: string; lineNumber: number; columnNumber: number }): string => {
+    const { url, functionName } = frame
+    if (url === "") {
+      if (functionName === "(garbage collector)") return "V8: garbage collector"
+      if (functionName === "(idle)") return "(idle)"
+      return functionName === "(program)" ? "V8: (program)" : `native: ${functionName}`
+    }
+    if (url.startsWith("node:")) {
+      const parts = url.slice(5).split("/")
+      return `node: ${parts[0] === "internal" ? parts.slice(0, 2).join("/") : parts[0]}`
+    }
+    const source = url.startsWith("file:") ? mapFor(url)?.findEntry(frame.lineNumber, frame.columnNumber) : undefined
+    const original = source !== undefined && "originalSource" in source ? source.originalSource : undefined
+    const path = typeof original === "string" ? original : url
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1]
+    if (pkg !== undefined) return pkg
+    const own = /(?:^|\/)(src\/\w+|machines)\//.exec(path)
+    return own !== null ? `project: ${own[1]}` : path
+  }
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const keyOf = new Map<number, string>()
+  const times = new Map<string, number>()
+  for (let i = 0; i < profile.samples.length; i++) {
+    const id = profile.samples[i]!
+    let key = keyOf.get(id)
+    if (key === undefined) {
+      const node = byId.get(id)
+      key = node === undefined ? "?" : origin(node.callFrame)
+      keyOf.set(id, key)
+    }
+    times.set(key, (times.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0))
+  }
+  return times
+}
 
-  console.log(`\n== deletion of ${removed.count} Apis: ${seconds(removed.ms)} until every finalizer was done; children left: ${removed.children}`)
+// ---------------------------------------------------------------------------------------------
+// the run
 
-  console.log(`\n== memory (after full GC; this process also holds the benchmark's own client and the control plane harness)`)
-  console.log(table([
-    ["", "rss", "heap used", "heap total", "external"],
-    ...([
-      ["before the app started", memoryBefore],
-      ["app running, caches synced, 0 Apis", memoryIdle],
-      [`app running, ${largeResync.apis} Apis converged`, memoryLarge]
-    ] as const).map(([label, m]) => [label, MB(m.rss), MB(m.heapUsed), MB(m.heapTotal), MB(m.external)]),
-    [
-      "difference: 1,000 Apis vs 0",
-      MB(memoryLarge.rss - memoryIdle.rss),
-      MB(memoryLarge.heapUsed - memoryIdle.heapUsed),
-      MB(memoryLarge.heapTotal - memoryIdle.heapTotal),
-      MB(memoryLarge.external - memoryIdle.external)
-    ]
-  ]))
-  console.log(`cached objects: ${cached}`)
-  console.log(
-    `servers: kube-apiserver rss ${serverRss.apiserver !== undefined ? MB(serverRss.apiserver) : "?"}, ` +
-      `etcd rss ${serverRss.etcd !== undefined ? MB(serverRss.etcd) : "?"}`
-  )
-  if (SEPARATE_PROCESS) {
-    console.log(`\n== the CLI, \`api-controller run\` in a process of its own (Node ${process.version} + tsx transpiling at start)`)
-    const row = (label: string, m: CliMeasurement | undefined) =>
-      m === undefined ? [label, "-", "-", "-", "-"] : [label, MB(m.rss), MB(m.peak), String(m.passes), seconds(m.startMs)]
+const main = async () => {
+  const d = deployed()
+  log(`${SMALL} Apis x ${REPEAT} (raw baseline, controller), then ${LARGE || "no"} large run; ${d.workers} workers, ${CONCURRENCY} parallel creates`)
+  log(`the controller: node ${d.nodeFlags.join(" ")} <bundle> ${d.args.join(" ")}; NODE_OPTIONS=${d.env["NODE_OPTIONS"] ?? "(none)"}; AUTH_BACKEND=${d.env["AUTH_BACKEND"] ?? "(auto)"}`)
+  execFileSync(join(REPO_ROOT, "scripts/build-control-plane.sh"), ["--no-istioctl"], { stdio: ["ignore", "ignore", "inherit"] })
+  const work = mkdtempSync(join(tmpdir(), "api-controller-bench-"))
+  const cp = await startControlPlane({ log })
+  const controllers: Array<Controller> = []
+  try {
+    const mainJs = MAIN ?? (await bundle(join(work, "dist"))).main
+    const profDir = CPU_PROF ? join(work, "prof") : undefined
+    const env: Env = { http: clientFor(cp.kubeconfigPath, CONCURRENCY), pids: cp.pids }
+    const rawHttp = clientFor(cp.kubeconfigPath, d.workers)
+    const start = async () => {
+      const c = await startController(mainJs, cp.kubeconfigPath, d, profDir)
+      controllers.push(c)
+      return c
+    }
+    const stop = async (c: Controller) => {
+      await c.stop()
+      controllers.splice(controllers.indexOf(c), 1)
+    }
+
+    // Warm-up: one Api through the controller, for the raw baseline's templates.
+    let controller = await start()
+    const idleRss = procStat(controller.pid).rss
+    await controller.idle()
+    await converge(env, "controller", "bench-warmup", 1, { controller })
+    const template = await templateFrom(env.http, "bench-warmup")
+    await stop(controller)
+
+    const raws: Array<Run> = []
+    const ctls: Array<Run> = []
+    let at1k: ProcStat | undefined
+    const profiled: { small?: number; large?: number } = {}
+    let resync1k: { passes: number; requests: Map<string, number>; ms: number; rss: number } | undefined
+    for (let r = 1; r <= REPEAT; r++) {
+      // The raw baseline, with the controller stopped (it would reconcile these Apis too).
+      const ns = `bench-raw-${r}`
+      const raw = rawBaseline(rawHttp, template, ns, d.workers)
+      raws.push(await converge(env, "raw", ns, SMALL, {
+        onCreated: raw.hand,
+        running: raw.done,
+        beforeIdle: async () => {
+          raw.close()
+          await raw.done
+        }
+      }))
+      await clear(env, ns)
+
+      controller = await start()
+      await controller.idle()
+      ctls.push(await converge(env, "controller", `bench-${r}`, SMALL, { controller }))
+      if (r === 1) {
+        at1k = procStat(controller.pid)
+        profiled.small = controller.pid
+        // A restart over the converged Apis: the first pass over every Api changes nothing.
+        await stop(controller)
+        const before = await serverRequests(env.http)
+        const t0 = Date.now()
+        controller = await start()
+        await controller.idle()
+        resync1k = {
+          passes: (await controller.metrics()).passes,
+          requests: diff(await serverRequests(env.http), before),
+          ms: Date.now() - t0,
+          rss: procStat(controller.pid).rss
+        }
+        log(`restart over ${SMALL + 1} converged Apis: ${resync1k.passes} passes, ${perApiWrites(resync1k.requests)} writes`)
+      }
+      await clear(env, `bench-${r}`)
+      await stop(controller)
+    }
+
+    let large: { run: Run; rss: ProcStat; resync: { passes: number; requests: Map<string, number>; ms: number; rss: number } } | undefined
+    if (LARGE > 0) {
+      controller = await start()
+      await controller.idle()
+      const run = await converge(env, "controller", "bench-large", LARGE, { controller })
+      const rss = procStat(controller.pid)
+      profiled.large = controller.pid
+      await stop(controller)
+      const before = await serverRequests(env.http)
+      const t0 = Date.now()
+      controller = await start()
+      await controller.idle()
+      const resync = {
+        passes: (await controller.metrics()).passes,
+        requests: diff(await serverRequests(env.http), before),
+        ms: Date.now() - t0,
+        rss: procStat(controller.pid).rss
+      }
+      log(`restart over ${LARGE + 1} converged Apis: ${resync.passes} passes, ${perApiWrites(resync.requests)} writes`)
+      await stop(controller)
+      large = { run, rss, resync }
+    }
+
+    // What one request costs the controller's client stack, against a minimal client (this process's CPU).
+    const clientCosts = await measureClients(cp.kubeconfigPath, 1000, d.workers)
+
+    // ---------------------------------------------------------------------------------------------
+    // the report
+
+    const table = (rows: ReadonlyArray<ReadonlyArray<string>>) => {
+      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length)))
+      return rows.map((row) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("   ").trimEnd()).join("\n")
+    }
+    const per = (n: number, count: number) => (n / count).toFixed(2)
+    const runsOf = (rs: ReadonlyArray<Run>, f: (r: Run) => number, fmt: (n: number) => string) =>
+      `${fmt(median(rs.map(f)))}${rs.length > 1 ? ` (${rs.map((r) => fmt(f(r))).join(", ")})` : ""}`
+    const tRaw = median(raws.map((r) => r.ms))
+    const tCtl = median(ctls.map((r) => r.ms))
+
+    console.log(`\n== ${SMALL} authenticated Apis created in a burst, ${d.workers} workers: median of ${REPEAT} (each run)`)
     console.log(table([
-      ["", "rss", "peak rss", "passes", "start -> settled"],
-      row("over an empty cluster", cliEmpty),
-      row(`over ${LARGE} converged Apis`, cliLarge)
+      ["", "raw baseline", "controller", "controller/raw"],
+      ["time to converge (first create -> all Ready)", runsOf(raws, (r) => r.ms, secs), runsOf(ctls, (r) => r.ms, secs), (tCtl / tRaw).toFixed(2)],
+      ["writes per new Api (server's count)", runsOf(raws, (r) => perApiWrites(r.requests) / r.count, (n) => n.toFixed(2)), runsOf(ctls, (r) => perApiWrites(r.requests) / r.count, (n) => n.toFixed(2)), ""],
+      ["passes per new Api (controller's /metrics)", "-", runsOf(ctls, (r) => (r.passes ?? 0) / r.count, (n) => n.toFixed(2)), ""],
+      ["  + watch echoes answered from the cache", "-", runsOf(ctls, (r) => (r.skipped ?? 0) / r.count, (n) => n.toFixed(2)), ""],
+      ["controller CPU per Api", "-", runsOf(ctls, (r) => (r.cpuMs.controller ?? 0) / r.count, (n) => `${n.toFixed(2)} ms`), ""],
+      ["kube-apiserver CPU per Api", runsOf(raws, (r) => r.cpuMs.apiserver / r.count, (n) => `${n.toFixed(2)} ms`), runsOf(ctls, (r) => r.cpuMs.apiserver / r.count, (n) => `${n.toFixed(2)} ms`), ""],
+      ["etcd CPU per Api", runsOf(raws, (r) => r.cpuMs.etcd / r.count, (n) => `${n.toFixed(2)} ms`), runsOf(ctls, (r) => r.cpuMs.etcd / r.count, (n) => `${n.toFixed(2)} ms`), ""]
     ]))
-  }
-  console.log(`passes by result (in-process app): ${JSON.stringify(passesByResult)}; node ${process.version}, ${Duration.format(Duration.millis(Math.round(process.uptime() * 1000)))} in all`)
-}).pipe(Effect.scoped)
 
-NodeRuntime.runMain(program)
+    const firstCtl = ctls[0]!
+    const firstRaw = raws[0]!
+    const keys = [...new Set([...firstRaw.requests.keys(), ...firstCtl.requests.keys(), ...(large?.run.requests.keys() ?? [])])]
+      .filter((k) => !isBackground(k))
+      .sort((a, b) => Number(isWrite(b)) - Number(isWrite(a)) || a.localeCompare(b))
+    const background = (m: Map<string, number> | undefined) => [...(m ?? [])].filter(([k]) => isBackground(k)).reduce((s, [, n]) => s + n, 0)
+    console.log(`\n== requests per new Api by verb and resource, the API server's count (apiserver_request_total), first run`)
+    console.log(table([
+      ["", `raw (${SMALL})`, `controller (${SMALL})`, ...(large !== undefined ? [`controller (${LARGE})`] : [])],
+      ...keys.map((k) => [
+        `${k}${isBenchmarks(k) ? "  (the benchmark's)" : ""}`,
+        per(firstRaw.requests.get(k) ?? 0, SMALL),
+        per(firstCtl.requests.get(k) ?? 0, SMALL),
+        ...(large !== undefined ? [per(large.run.requests.get(k) ?? 0, LARGE)] : [])
+      ]),
+      [
+        "other resources, all verbs (the server's own, leader election)",
+        per(background(firstRaw.requests), SMALL),
+        per(background(firstCtl.requests), SMALL),
+        ...(large !== undefined ? [per(background(large.run.requests), LARGE)] : [])
+      ]
+    ]))
+
+    const ownLine = (own: Map<string, number> | undefined, count: number) =>
+      [...(own ?? [])].filter(([k]) => !k.endsWith(" leases")).sort().map(([k, n]) => `${k.toLowerCase()} ${per(n, count)}`).join(", ")
+    console.log(`the controller's own count of its requests per new Api (its /metrics, leases left out): ${ownLine(firstCtl.own, SMALL)}` +
+      (large !== undefined ? `; at ${LARGE}: ${ownLine(large.run.own, LARGE)}` : ""))
+
+    console.log(`\n== scale and memory of the controller (RSS as it is, no forced GC; peak = VmHWM)`)
+    const scaleRows: Array<Array<string>> = [
+      ["", `${SMALL} Apis`, ...(large !== undefined ? [`${LARGE} Apis`] : [])],
+      ["time to converge", secs(tCtl), ...(large !== undefined ? [secs(large.run.ms)] : [])],
+      ["passes per new Api", per(firstCtl.passes ?? 0, SMALL), ...(large !== undefined ? [per(large.run.passes ?? 0, LARGE)] : [])],
+      ["  + watch echoes answered from the cache", per(firstCtl.skipped ?? 0, SMALL), ...(large !== undefined ? [per(large.run.skipped ?? 0, LARGE)] : [])],
+      ["writes per new Api", per(perApiWrites(firstCtl.requests), SMALL), ...(large !== undefined ? [per(perApiWrites(large.run.requests), LARGE)] : [])],
+      ["controller CPU per Api", `${((firstCtl.cpuMs.controller ?? 0) / SMALL).toFixed(2)} ms`, ...(large !== undefined ? [`${((large.run.cpuMs.controller ?? 0) / LARGE).toFixed(2)} ms`] : [])],
+      ["RSS once converged (peak)", `${MB(at1k!.rss)} (${MB(at1k!.peak)})`, ...(large !== undefined ? [`${MB(large.rss.rss)} (${MB(large.rss.peak)})`] : [])],
+      ["RSS after a restart over them", MB(resync1k!.rss), ...(large !== undefined ? [MB(large.resync.rss)] : [])],
+      ["restart: passes / writes / all requests", `${resync1k!.passes} / ${perApiWrites(resync1k!.requests)} / ${[...resync1k!.requests].filter(([k]) => !isBackground(k)).reduce((s, [, n]) => s + n, 0)}`,
+        ...(large !== undefined ? [`${large.resync.passes} / ${perApiWrites(large.resync.requests)} / ${[...large.resync.requests].filter(([k]) => !isBackground(k)).reduce((s, [, n]) => s + n, 0)}`] : [])],
+      ["restart: start -> settled", secs(resync1k!.ms), ...(large !== undefined ? [secs(large.resync.ms)] : [])]
+    ]
+    console.log(table(scaleRows))
+    console.log(`idle RSS (no Apis): ${MB(idleRss)}` + (large !== undefined ? `; T(${LARGE})/T(${SMALL}) = ${(large.run.ms / tCtl).toFixed(2)}` : ""))
+    console.log(`(the restart counts include the warm-up Api; requests count only the resources the controller uses)`)
+
+    console.log(`\n== one request through the controller's client stack (src/k8s/KubeApiLive.ts) and through a minimal client, 1,000 each, ${d.workers} at a time`)
+    console.log(clientCostTable(clientCosts))
+
+    if (profDir !== undefined) {
+      // The process that converged the first 1,000 and the one that converged the 10,000.
+      const profiles = readdirSync(profDir).filter((f) => f.endsWith(".cpuprofile"))
+      const profileOf = (pid: number | undefined) => profiles.find((f) => pid !== undefined && f.includes(`.${pid}.`))
+      for (const [label, pid] of [[`${SMALL} Apis`, profiled.small], [`${LARGE} Apis`, profiled.large]] as const) {
+        const f = profileOf(pid)
+        if (f === undefined) continue
+        const times = profileSummary(join(profDir, f))
+        const busy = [...times].filter(([k]) => k !== "(idle)").reduce((s, [, us]) => s + us, 0)
+        console.log(`\n== where the controller's CPU time goes: the process that converged ${label} (self time; ${join(profDir, f)})`)
+        console.log(table([
+          ["", "share of busy time", "seconds"],
+          ...[...times].filter(([k]) => k !== "(idle)").sort((a, b) => b[1] - a[1]).slice(0, 22)
+            .map(([k, us]) => [k, `${((us / busy) * 100).toFixed(1)}%`, (us / 1e6).toFixed(2)]),
+          ["busy in all", "100%", (busy / 1e6).toFixed(2)]
+        ]))
+      }
+    }
+    console.log(`\nnode ${process.version}, ${Math.round(process.uptime())} s in all`)
+  } finally {
+    for (const c of [...controllers]) await c.stop()
+    await cp.stop()
+    if (!CPU_PROF) rmSync(work, { recursive: true, force: true })
+    log("control plane stopped")
+  }
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
