@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: what the controller costs, against what the API server allows, in one run.
  *
- * On a private control plane (test/support/ControlPlane.ts) it runs the production bundle
+ * On a private control plane (scripts/lib/ControlPlane.ts) it runs the production bundle
  * (scripts/bundle.ts) the way the Deployment runs it (deploy/manager/deployment.yaml: its
  * arguments, NODE_OPTIONS, the ConfigMap's environment, the image's node flags), and a raw
  * baseline: a minimal HTTPS client that makes exactly the necessary writes per Api (create the
@@ -21,8 +21,8 @@
  * own heartbeats) are shown apart and not counted per Api. Passes come from the controller's
  * /metrics, memory and CPU time from /proc (RSS as it is, no forced collection).
  *
- * Prints figures, never judges them. About 7 minutes on two busy cores (`--large 0` skips the
- * 10,000 run: about 3 minutes). Flags: --small N (1000), --large N (10000, 0 = skip),
+ * Prints figures, never judges them. About 10 minutes on two cores (`--large 0` skips the
+ * 10,000 run: about 5 minutes). Flags: --small N (1000), --large N (10000, 0 = skip),
  * --repeat N (3), --concurrency N (parallel creates, 16), --main <dist/main.js> (measure that
  * bundle instead of building one), --cpu-prof (profile the controller; prints where its CPU time
  * goes and keeps the .cpuprofile files), --node-options "<flags>" and --node-flags "<flags>"
