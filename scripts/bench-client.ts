@@ -6,7 +6,7 @@
  *
  *   npx tsx scripts/bench-client.ts [--kubeconfig <file>] [--requests N (1000)] [--concurrency N (2)] [--only live|minimal]
  *
- * Without --kubeconfig it starts a private control plane (test/support/ControlPlane.ts).
+ * Without --kubeconfig it starts a private control plane (scripts/lib/ControlPlane.ts).
  * `npm run bench` runs it too. Run it under `node --cpu-prof` to see where the time goes.
  */
 import { Effect } from "effect"
