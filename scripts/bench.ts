@@ -32,7 +32,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { Agent, request } from "node:https"
-import { createServer } from "node:net"
+import { freePort } from "./lib/FreePort.ts"
 import { SourceMap } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -312,16 +312,6 @@ const lowestRss = async (pid: number, ms: number) => {
   }
   return lowest
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.on("error", reject)
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address()
-      srv.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0))
-    })
-  })
 
 // ---------------------------------------------------------------------------------------------
 // the controller, as a process

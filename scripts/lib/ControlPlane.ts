@@ -22,7 +22,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { request as httpsRequest } from "node:https"
-import { createServer } from "node:net"
+import { freePort } from "./FreePort.ts"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -164,18 +164,6 @@ const startWatchdog = (t: Tracked, pidFile: string): ChildProcess => {
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-const freePort = (): Promise<number> =>
-  new Promise((resolvePort, reject) => {
-    const srv = createServer()
-    srv.unref()
-    srv.on("error", reject)
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address()
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0
-      srv.close(() => resolvePort(port))
-    })
-  })
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

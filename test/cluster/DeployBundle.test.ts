@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, readdirSync } from "node:fs"
-import { createServer } from "node:net"
+import { freePort } from "../../scripts/lib/FreePort.ts"
 import { join } from "node:path"
 import { bundle } from "../../scripts/bundle.ts"
 import { Kinds } from "../../src/domain/Kube.ts"
@@ -18,16 +18,6 @@ import { kubeconfigPath, liveKubeApi, testNamespace } from "../support/ClusterTe
 
 /** Node 22 from the project's own devDependency (bare `node` may be older). */
 const NODE = existsSync(join(REPO_ROOT, "node_modules/.bin/node")) ? join(REPO_ROOT, "node_modules/.bin/node") : process.execPath
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.on("error", reject)
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address()
-      srv.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0))
-    })
-  })
 
 interface Run {
   readonly child: ChildProcess

@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
-import { createServer } from "node:net"
+import { freePort } from "../../../scripts/lib/FreePort.ts"
 import { join } from "node:path"
 import { REPO_ROOT } from "./FaultPlane.ts"
 import { testEnv } from "../../support/Fixtures.ts"
@@ -20,15 +20,7 @@ export const NODE = existsSync(join(REPO_ROOT, "node_modules/.bin/node"))
   ? join(REPO_ROOT, "node_modules/.bin/node")
   : process.execPath
 
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.on("error", reject)
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address()
-      srv.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0))
-    })
-  })
+export { freePort }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
