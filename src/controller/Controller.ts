@@ -114,7 +114,10 @@ export class Controller extends Context.Service<Controller, {
                 const attempts = (yield* queue.failures(key)) + 1
                 yield* queue.addRateLimited(key)
                 yield* (failure._tag === "Some"
-                  ? Effect.logWarning("pass failed; retrying with backoff", { error: failure.value.message, attempts })
+                  ? failure.value.lostRace === true && attempts <= 3
+                    // Its cache had not yet seen the Api's newest version; not worth a warning unless it keeps happening.
+                    ? Effect.logDebug("the Api changed during the pass (409); retrying from its newer version", { error: failure.value.message, attempts })
+                    : Effect.logWarning("pass failed; retrying with backoff", { error: failure.value.message, attempts })
                   : Effect.logError("pass crashed; retrying with backoff", { cause: Cause.pretty(exit.cause), attempts }))
                 outcome = "retry"
               }

@@ -37,13 +37,15 @@ export class ReconcileError extends Data.TaggedError("ReconcileError")<{
   readonly key: ObjectKey
   readonly message: string
   readonly retryable: boolean
+  /** The Api changed under the pass (409 on its status): expected now and then, retried at once from the newer version. */
+  readonly lostRace?: boolean
 }> {}
 
 const done: PassResult = { _tag: "Done" }
 const skipped: PassResult = { _tag: "Skipped" }
 
 const fromKube = (key: ObjectKey) => (e: KubeApiError) =>
-  new ReconcileError({ key, message: e.message, retryable: e.retryable })
+  new ReconcileError({ key, message: e.message, retryable: e.retryable, lostRace: e.reason === "Conflict" })
 
 // ---------------------------------------------------------------------------------------------
 // what the world looked like: resourceVersions of everything a pass reads
