@@ -67,7 +67,7 @@ const existingKubeconfig = (): string | undefined => {
 }
 
 const samples = (): ReadonlyArray<KubeObject> =>
-  ["apis.yaml", "problems.yaml"].flatMap((file) =>
+  ["services.yaml", "apis.yaml", "problems.yaml"].flatMap((file) =>
     parseAllDocuments(readFileSync(join(REPO_ROOT, "deploy/samples", file), "utf8"))
       .map((d) => d.toJS() as KubeObject | null)
       .filter((o): o is KubeObject => o !== null)
@@ -179,10 +179,11 @@ const program = Effect.gen(function*() {
     Effect.catchIf((e) => e.reason === "AlreadyExists", () => Effect.void)
   )
   for (const sample of samples()) {
-    const created = yield* Effect.result(api.create(Kinds.Api, sample))
+    const kind = sample.kind === "Service" ? Kinds.Service : Kinds.Api
+    const created = yield* Effect.result(api.create(kind, sample))
     if (created._tag === "Failure") {
-      log(`${sample.metadata.name}: ${created.failure.reason === "AlreadyExists" ? "already there" : created.failure.message}`)
-    } else log(`applied Api ${NAMESPACE}/${sample.metadata.name}`)
+      log(`${sample.kind} ${sample.metadata.name}: ${created.failure.reason === "AlreadyExists" ? "already there" : created.failure.message}`)
+    } else log(`applied ${sample.kind} ${NAMESPACE}/${sample.metadata.name}`)
   }
 
   // 4. Watch the statuses move.
