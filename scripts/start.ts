@@ -4,7 +4,7 @@
  * With a kubeconfig (`--kubeconfig`, $KUBECONFIG or ~/.kube/config) it runs against that
  * cluster. Without one it builds kube-apiserver + etcd from Go modules (cached in .bin/),
  * starts them on 127.0.0.1 and installs the CRDs. Then it runs the controller in this process,
- * applies the sample Apis from deploy/samples/ into the `demo` namespace, and prints their
+ * applies the samples from deploy/samples/ (Services and Apis) into the `demo` namespace, prints the Apis'
  * status as the controller moves them along, with the live web view on 127.0.0.1 (`--web-port`
  * to choose its port). It keeps running (Ctrl-C stops everything it
  * started) unless `--exit` is given, in which case it exits once the samples have settled:
