@@ -10,11 +10,10 @@
  * `npm run bench` runs it too. Run it under `node --cpu-prof` to see where the time goes.
  */
 import { Effect } from "effect"
-import { readFileSync } from "node:fs"
 import { Agent, request } from "node:https"
 import { resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { parse } from "yaml"
+import { kubeconfigTls } from "./lib/KubeconfigTls.ts"
 import { Kinds, type KubeObject } from "../src/domain/Kube.ts"
 import { loadKubeConfig, makeKubeApi } from "../src/k8s/KubeApiLive.ts"
 import { startControlPlane } from "./lib/ControlPlane.ts"
@@ -84,19 +83,8 @@ const liveCalls = async (kubeconfigPath: string): Promise<Calls> => {
 
 /** node:https with keep-alive: the least a client can do per request. */
 const minimalCalls = (kubeconfigPath: string, sockets: number): AdminCalls => {
-  const kc = parse(readFileSync(kubeconfigPath, "utf8")) as {
-    clusters: Array<{ cluster: { server: string; "certificate-authority-data": string } }>
-    users: Array<{ user: { "client-certificate-data": string; "client-key-data": string } }>
-  }
-  const server = new URL(kc.clusters[0]!.cluster.server)
-  const b64 = (s: string) => Buffer.from(s, "base64")
-  const agent = new Agent({
-    ca: b64(kc.clusters[0]!.cluster["certificate-authority-data"]),
-    cert: b64(kc.users[0]!.user["client-certificate-data"]),
-    key: b64(kc.users[0]!.user["client-key-data"]),
-    keepAlive: true,
-    maxSockets: sockets
-  })
+  const { server, ca, cert, key } = kubeconfigTls(kubeconfigPath)
+  const agent = new Agent({ ca, cert, key, keepAlive: true, maxSockets: sockets })
   const send = (method: string, path: string, body: unknown, contentType = "application/json") =>
     new Promise<unknown>((ok, fail) => {
       const payload = body === undefined ? undefined : JSON.stringify(body)

@@ -41,6 +41,7 @@ import { parse, parseAllDocuments } from "yaml"
 import { decodeStatus } from "../src/domain/Api.ts"
 import { MetricNames } from "../src/runtime/Metrics.ts"
 import { startControlPlane } from "./lib/ControlPlane.ts"
+import { kubeconfigTls } from "./lib/KubeconfigTls.ts"
 import { REPO_ROOT } from "./lib/RepoRoot.ts"
 import { clientCostTable, measureClients } from "./bench-client.ts"
 import { bundle } from "./bundle.ts"
@@ -122,17 +123,8 @@ interface Http {
 }
 
 const clientFor = (kubeconfigPath: string, maxSockets: number): Http => {
-  const kc = parse(readFileSync(kubeconfigPath, "utf8")) as {
-    clusters: Array<{ cluster: { server: string; "certificate-authority-data": string } }>
-    users: Array<{ user: { "client-certificate-data": string; "client-key-data": string } }>
-  }
-  const server = new URL(kc.clusters[0]!.cluster.server)
-  const b64 = (s: string) => Buffer.from(s, "base64")
-  const tls = {
-    ca: b64(kc.clusters[0]!.cluster["certificate-authority-data"]),
-    cert: b64(kc.users[0]!.user["client-certificate-data"]),
-    key: b64(kc.users[0]!.user["client-key-data"])
-  }
+  const { server, ca, cert, key } = kubeconfigTls(kubeconfigPath)
+  const tls = { ca, cert, key }
   const agent = new Agent({ ...tls, keepAlive: true, maxSockets })
   const send = (method: string, path: string, payload: string | undefined, contentType: string) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
@@ -654,6 +646,22 @@ const main = async () => {
       await c.stop()
       controllers.splice(controllers.indexOf(c), 1)
     }
+    /** A restart over `count` converged Apis (and the warm-up one): its first pass over each changes nothing. */
+    const restart = async (c: Controller, count: number) => {
+      await stop(c)
+      const before = await serverRequests(env.http)
+      const t0 = Date.now()
+      const next = await start()
+      await next.idle()
+      const resync = {
+        passes: (await next.metrics()).passes,
+        requests: diff(await serverRequests(env.http), before),
+        ms: Date.now() - t0,
+        rss: procStat(next.pid).rss
+      }
+      log(`restart over ${count + 1} converged Apis: ${resync.passes} passes, ${perApiWrites(resync.requests)} writes`)
+      return { controller: next, resync }
+    }
 
     // Warm-up: one Api through the controller, for the raw baseline's templates.
     let controller = await start()
@@ -688,19 +696,9 @@ const main = async () => {
       if (r === 1) {
         at1k = procStat(controller.pid)
         profiled.small = controller.pid
-        // A restart over the converged Apis: the first pass over every Api changes nothing.
-        await stop(controller)
-        const before = await serverRequests(env.http)
-        const t0 = Date.now()
-        controller = await start()
-        await controller.idle()
-        resync1k = {
-          passes: (await controller.metrics()).passes,
-          requests: diff(await serverRequests(env.http), before),
-          ms: Date.now() - t0,
-          rss: procStat(controller.pid).rss
-        }
-        log(`restart over ${SMALL + 1} converged Apis: ${resync1k.passes} passes, ${perApiWrites(resync1k.requests)} writes`)
+        const restarted = await restart(controller, SMALL)
+        controller = restarted.controller
+        resync1k = restarted.resync
       }
       await clear(env, `bench-${r}`)
       await stop(controller)
@@ -713,18 +711,9 @@ const main = async () => {
       const run = await converge(env, "controller", "bench-large", LARGE, { controller })
       const rss = procStat(controller.pid)
       profiled.large = controller.pid
-      await stop(controller)
-      const before = await serverRequests(env.http)
-      const t0 = Date.now()
-      controller = await start()
-      await controller.idle()
-      const resync = {
-        passes: (await controller.metrics()).passes,
-        requests: diff(await serverRequests(env.http), before),
-        ms: Date.now() - t0,
-        rss: procStat(controller.pid).rss
-      }
-      log(`restart over ${LARGE + 1} converged Apis: ${resync.passes} passes, ${perApiWrites(resync.requests)} writes`)
+      const restarted = await restart(controller, LARGE)
+      controller = restarted.controller
+      const resync = restarted.resync
       // The relist's garbage (every object's JSON, parsed) is collected when V8 sees the process idle.
       const settled = await lowestRss(controller.pid, 30_000)
       await stop(controller)
