@@ -1,11 +1,18 @@
 /**
  * Kubernetes Events on an Api (SPEC 8, revised): the reconciler hands over one Normal Event when
  * an Api becomes Ready and one Warning per new failure or conflict. Events are best effort and
- * off the reconcile path: `record` only queues (it never waits, fails or retries a pass), and a
- * background fiber writes them. A repeat of the same reason and message on the same Api updates
- * the existing Event's count and time instead of creating another, as Kubernetes' own recorders do.
+ * off the reconcile path: `record` only queues (it never waits, fails or retries a pass), and one
+ * background fiber writes them, as client-go's broadcaster does. A repeat of the same reason and
+ * message on the same Api updates the existing Event's count and time instead of creating another,
+ * as Kubernetes' own recorders do.
+ *
+ * Events also yield the API server to convergence: while passes wait in the work queue (the
+ * controller hands over how to tell, `holdWhile`), the writer holds Events back, each for at most
+ * `HOLD_LIMIT`. It asks the queue itself, every `HOLD_POLL`: a reported count could be stale.
+ * In a burst of new Apis an Event costs the server about as much as a child's create, and the
+ * status that says Ready matters more than the notice that says so; measured with `npm run bench`.
  */
-import { Clock, Context, Effect, Layer, Queue } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Queue } from "effect"
 import { Kinds, type KubeObject } from "../domain/Kube.ts"
 import { KubeApi, orAbsent } from "./KubeApi.ts"
 
@@ -23,8 +30,10 @@ export const COMPONENT = "api-controller"
 const QUEUE_LIMIT = 4096
 /** Events remembered for aggregation; the oldest are forgotten first. */
 const REMEMBERED = 8192
-/** Events written at once. */
-const CONCURRENCY = 4
+/** The longest an Event waits for the work queue to drain before it is written anyway. */
+export const HOLD_LIMIT = Duration.seconds(30)
+/** How often a held Event looks at the queue again. */
+export const HOLD_POLL = Duration.millis(100)
 
 interface Sent {
   readonly name: string
@@ -33,28 +42,61 @@ interface Sent {
   count: number
 }
 
+/** What an Event names of its object: only this is kept while it waits, not the object. */
+interface Involved {
+  readonly apiVersion: string
+  readonly kind: string
+  readonly name: string
+  readonly namespace: string
+  readonly uid: string | undefined
+  readonly resourceVersion: string | undefined
+}
+
+const involvedOf = (o: KubeObject): Involved => ({
+  apiVersion: o.apiVersion,
+  kind: o.kind,
+  name: o.metadata.name,
+  namespace: o.metadata.namespace ?? "default",
+  uid: o.metadata.uid,
+  resourceVersion: o.metadata.resourceVersion
+})
+
 const seconds = (millis: number) => new Date(millis).toISOString().replace(/\.\d+Z$/, "Z")
 
 export class EventRecorder extends Context.Service<EventRecorder, {
   /** Queue an Event about `involved`; returns at once. */
   readonly record: (involved: KubeObject, event: EventRecord) => Effect.Effect<void>
-  /** Until every Event queued so far has been written or given up (shutdown, tests). */
+  /** Until every Event queued so far has been written or given up, holding none back (shutdown, tests). */
   readonly flush: Effect.Effect<void>
+  /** While `busy` says so (passes wait in the work queue), Events are held back (see above). */
+  readonly holdWhile: (busy: Effect.Effect<boolean>) => Effect.Effect<void>
 }>()("api-controller/k8s/EventRecorder") {
   static readonly layer = Layer.effect(
     EventRecorder,
     Effect.gen(function*() {
       const kube = yield* KubeApi
-      const queue = yield* Queue.dropping<{ readonly involved: KubeObject; readonly event: EventRecord }>(QUEUE_LIMIT)
+      const queue = yield* Queue.dropping<{ readonly involved: Involved; readonly event: EventRecord; readonly at: number }>(QUEUE_LIMIT)
       const sent = new Map<string, Sent>()
       let counter = 0
       let writing = 0
+      // Only the writer waits on it, never the reconciler.
+      let busy: Effect.Effect<boolean> = Effect.succeed(false)
+      let flushing = 0
 
-      const write = Effect.fn("EventRecorder.write")(function*(involved: KubeObject, event: EventRecord) {
+      /** Until no pass waits, or the Event queued at `at` has waited `HOLD_LIMIT`, or a flush. */
+      const hold = (at: number) =>
+        Effect.gen(function*() {
+          const until = at + Duration.toMillis(HOLD_LIMIT)
+          while (flushing === 0 && (yield* Clock.currentTimeMillis) < until && (yield* busy)) {
+            yield* Effect.sleep(HOLD_POLL)
+          }
+        })
+
+      const write = Effect.fn("EventRecorder.write")(function*(involved: Involved, event: EventRecord) {
         const at = seconds(yield* Clock.currentTimeMillis)
-        const namespace = involved.metadata.namespace ?? "default"
+        const namespace = involved.namespace
         const message = event.message.slice(0, 1024)
-        const key = `${involved.metadata.uid ?? ""}|${event.type}|${event.reason}|${message}`
+        const key = `${involved.uid ?? ""}|${event.type}|${event.reason}|${message}`
         const previous = sent.get(key)
         if (previous !== undefined) {
           previous.count++
@@ -66,19 +108,12 @@ export class EventRecorder extends Context.Service<EventRecorder, {
           sent.delete(key) // expired on the server (Events live an hour): write a new one
         }
         counter = (counter + 1) % 1_000_000
-        const name = `${involved.metadata.name}.${Date.parse(at).toString(16)}${counter.toString(16).padStart(5, "0")}`
+        const name = `${involved.name}.${Date.parse(at).toString(16)}${counter.toString(16).padStart(5, "0")}`
         yield* kube.create(Kinds.Event, {
           apiVersion: "v1",
           kind: "Event",
           metadata: { name, namespace },
-          involvedObject: {
-            apiVersion: involved.apiVersion,
-            kind: involved.kind,
-            name: involved.metadata.name,
-            namespace,
-            uid: involved.metadata.uid,
-            resourceVersion: involved.metadata.resourceVersion
-          },
+          involvedObject: involved,
           type: event.type,
           reason: event.reason,
           message,
@@ -95,25 +130,28 @@ export class EventRecorder extends Context.Service<EventRecorder, {
 
       yield* Effect.forkScoped(
         Effect.forever(
-          Effect.flatMap(Queue.take(queue), ({ involved, event }) =>
+          Effect.flatMap(Queue.take(queue), ({ involved, event, at }) =>
             Effect.suspend(() => {
               writing++
-              return write(involved, event).pipe(
+              return hold(at).pipe(
+                Effect.andThen(write(involved, event)),
                 Effect.catch((e) => Effect.logWarning("could not record event", { reason: event.reason, error: e.message })),
                 Effect.ensuring(Effect.sync(() => void writing--))
               )
             })
           )
-        ).pipe(Effect.replicateEffect(CONCURRENCY, { concurrency: "unbounded", discard: true }))
+        )
       )
 
       const idle = Effect.map(Queue.size(queue), (n) => n === 0 && writing === 0)
       return EventRecorder.of({
         flush: Effect.gen(function*() {
+          flushing++
           while (!(yield* idle)) yield* Effect.yieldNow
-        }),
+        }).pipe(Effect.ensuring(Effect.sync(() => void flushing--))),
+        holdWhile: (b) => Effect.sync(() => void (busy = b)),
         record: (involved, event) =>
-          Queue.offer(queue, { involved, event }).pipe(
+          Effect.flatMap(Clock.currentTimeMillis, (at) => Queue.offer(queue, { involved: involvedOf(involved), event, at })).pipe(
             Effect.flatMap((accepted) =>
               accepted ? Effect.void : Effect.logWarning("event dropped: too many waiting", { reason: event.reason })
             )
@@ -123,5 +161,8 @@ export class EventRecorder extends Context.Service<EventRecorder, {
   )
 
   /** Records nothing; for tests that do not look at Events. */
-  static readonly layerDiscard = Layer.succeed(EventRecorder, EventRecorder.of({ record: () => Effect.void, flush: Effect.void }))
+  static readonly layerDiscard = Layer.succeed(
+    EventRecorder,
+    EventRecorder.of({ record: () => Effect.void, flush: Effect.void, holdWhile: () => Effect.void })
+  )
 }

@@ -93,6 +93,7 @@ export const appLayer = (options: AppOptions) => {
 
   const controller = Layer.unwrap(Effect.gen(function*() {
     const election = yield* LeaderElection
+    const events = yield* EventRecorder
     return Controller.layer(
       controllerOptions,
       {
@@ -101,6 +102,9 @@ export const appLayer = (options: AppOptions) => {
         onQueueDepth: Metrics.setQueueDepth
       },
       election.runWhileLeader
+    ).pipe(
+      // Events wait while passes do (src/k8s/EventRecorder.ts).
+      Layer.tap((ctx) => events.holdWhile(Effect.map(Context.get(ctx, Controller).queue.depth, (depth) => depth > 0)))
     )
   }))
 

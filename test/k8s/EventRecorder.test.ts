@@ -1,0 +1,88 @@
+/**
+ * The Event writer yields the API server to convergence: while passes wait in the work queue it
+ * holds Events back (each for at most HOLD_LIMIT), and writes them once the queue has drained.
+ * In-memory cluster, TestClock.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Layer } from "effect"
+import { TestClock } from "effect/testing"
+import { Kinds } from "../../src/domain/Kube.ts"
+import { EventRecorder, HOLD_LIMIT, HOLD_POLL } from "../../src/k8s/EventRecorder.ts"
+import { MemoryCluster } from "../support/MemoryCluster.ts"
+import { apiObject } from "../support/Fixtures.ts"
+
+const world = EventRecorder.layer.pipe(Layer.provideMerge(MemoryCluster.layer()))
+
+const api = apiObject("ns", "orders", { service: { name: "orders", port: 80 }, hostname: "orders" })
+const ready = { type: "Normal", reason: "Ready", message: "exposed" } as const
+
+/** Lets the writer fiber run without moving the clock. */
+const settleFibers = Effect.gen(function*() {
+  for (let i = 0; i < 50; i++) yield* Effect.yieldNow
+})
+
+/** A work queue's depth, as the controller hands it over. */
+const queueOf = (depth: number) => {
+  const q = { depth }
+  return { q, busy: Effect.sync(() => q.depth > 0) }
+}
+
+const written = Effect.gen(function*() {
+  yield* settleFibers
+  return (yield* (yield* MemoryCluster).objects(Kinds.Event, "ns")).length
+})
+
+describe("event recorder", () => {
+  it.effect("an Event is written at once when no pass waits", () =>
+    Effect.gen(function*() {
+      const events = yield* EventRecorder
+      yield* events.holdWhile(queueOf(0).busy)
+      yield* events.record(api, ready)
+      assert.strictEqual(yield* written, 1)
+    }).pipe(Effect.provide(world)))
+
+  it.effect("while passes wait, Events are held, and written once the queue has drained", () =>
+    Effect.gen(function*() {
+      const events = yield* EventRecorder
+      const { q, busy } = queueOf(12)
+      yield* events.holdWhile(busy)
+      yield* events.record(api, ready)
+      yield* events.record(api, { type: "Warning", reason: "HostnameTaken", message: "taken" })
+      yield* TestClock.adjust(Duration.seconds(5))
+      assert.strictEqual(yield* written, 0, "held while 12 passes wait")
+      q.depth = 0
+      yield* TestClock.adjust(HOLD_POLL)
+      assert.strictEqual(yield* written, 2, "both written once the queue drained")
+    }).pipe(Effect.provide(world)))
+
+  it.effect("a held Event is written after HOLD_LIMIT even if passes keep waiting", () =>
+    Effect.gen(function*() {
+      const events = yield* EventRecorder
+      yield* events.holdWhile(queueOf(3).busy)
+      yield* events.record(api, ready)
+      yield* TestClock.adjust(Duration.subtract(HOLD_LIMIT, Duration.seconds(1)))
+      assert.strictEqual(yield* written, 0)
+      yield* TestClock.adjust(Duration.seconds(1))
+      assert.strictEqual(yield* written, 1)
+    }).pipe(Effect.provide(world)))
+
+  it.effect("flush writes held Events without waiting for the queue (shutdown)", () =>
+    Effect.gen(function*() {
+      const events = yield* EventRecorder
+      yield* events.holdWhile(queueOf(7).busy)
+      yield* events.record(api, ready)
+      yield* events.flush
+      assert.strictEqual((yield* (yield* MemoryCluster).objects(Kinds.Event, "ns")).length, 1)
+    }).pipe(Effect.provide(world)))
+
+  it.effect("a repeat of the same Event on the same Api counts up the Event already written", () =>
+    Effect.gen(function*() {
+      const events = yield* EventRecorder
+      const warning = { type: "Warning", reason: "HostnameTaken", message: "taken" } as const
+      yield* events.record(api, warning)
+      yield* events.record(api, warning)
+      yield* events.flush
+      const all = yield* (yield* MemoryCluster).objects(Kinds.Event, "ns")
+      assert.deepStrictEqual(all.map((e) => e["count"]), [2])
+    }).pipe(Effect.provide(world)))
+})
