@@ -12,7 +12,7 @@
  * In a burst of new Apis an Event costs the server about as much as a child's create, and the
  * status that says Ready matters more than the notice that says so; measured with `npm run bench`.
  */
-import { Clock, Context, Duration, Effect, Layer, Queue } from "effect"
+import { Clock, Context, Duration, Effect, Latch, Layer, Queue } from "effect"
 import { Kinds, type KubeObject } from "../domain/Kube.ts"
 import { KubeApi, orAbsent } from "./KubeApi.ts"
 
@@ -26,12 +26,17 @@ export interface EventRecord {
 
 export const COMPONENT = "api-controller"
 
-/** Events waiting to be written; beyond this, new ones are dropped (and logged), never waited for. */
-const QUEUE_LIMIT = 4096
+/**
+ * Events waiting to be written; beyond this, new ones are dropped (and logged), never waited for.
+ * Held Events pile up during a burst (30 s of Apis turning Ready); each keeps a few strings.
+ */
+const QUEUE_LIMIT = 16_384
 /** Events remembered for aggregation; the oldest are forgotten first. */
 const REMEMBERED = 8192
 /** The longest an Event waits for the work queue to drain before it is written anyway. */
 export const HOLD_LIMIT = Duration.seconds(30)
+/** On shutdown, how long the Events still waiting may take to be written. */
+const SHUTDOWN_FLUSH = Duration.seconds(5)
 /** How often a held Event looks at the queue again. */
 export const HOLD_POLL = Duration.millis(100)
 
@@ -82,13 +87,15 @@ export class EventRecorder extends Context.Service<EventRecorder, {
       // Only the writer waits on it, never the reconciler.
       let busy: Effect.Effect<boolean> = Effect.succeed(false)
       let flushing = 0
+      // Opened by a flush: a held Event stops waiting at once.
+      const flushed = Latch.makeUnsafe(false)
 
       /** Until no pass waits, or the Event queued at `at` has waited `HOLD_LIMIT`, or a flush. */
       const hold = (at: number) =>
         Effect.gen(function*() {
           const until = at + Duration.toMillis(HOLD_LIMIT)
           while (flushing === 0 && (yield* Clock.currentTimeMillis) < until && (yield* busy)) {
-            yield* Effect.sleep(HOLD_POLL)
+            yield* Effect.raceFirst(Effect.sleep(HOLD_POLL), flushed.await)
           }
         })
 
@@ -144,11 +151,17 @@ export class EventRecorder extends Context.Service<EventRecorder, {
       )
 
       const idle = Effect.map(Queue.size(queue), (n) => n === 0 && writing === 0)
+      const flush = Effect.gen(function*() {
+        flushing++
+        flushed.openUnsafe()
+        while (!(yield* idle)) yield* Effect.yieldNow
+      }).pipe(Effect.ensuring(Effect.sync(() => {
+        if (--flushing === 0) flushed.closeUnsafe()
+      })))
+      // On shutdown, write what is held (briefly: the server may be the reason for the shutdown).
+      yield* Effect.addFinalizer(() => flush.pipe(Effect.timeout(SHUTDOWN_FLUSH), Effect.ignore))
       return EventRecorder.of({
-        flush: Effect.gen(function*() {
-          flushing++
-          while (!(yield* idle)) yield* Effect.yieldNow
-        }).pipe(Effect.ensuring(Effect.sync(() => void flushing--))),
+        flush,
         holdWhile: (b) => Effect.sync(() => void (busy = b)),
         record: (involved, event) =>
           Effect.flatMap(Clock.currentTimeMillis, (at) => Queue.offer(queue, { involved: involvedOf(involved), event, at })).pipe(

@@ -4,7 +4,7 @@
  * In-memory cluster, TestClock.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { Kinds } from "../../src/domain/Kube.ts"
 import { EventRecorder, HOLD_LIMIT, HOLD_POLL } from "../../src/k8s/EventRecorder.ts"
@@ -74,6 +74,17 @@ describe("event recorder", () => {
       yield* events.flush
       assert.strictEqual((yield* (yield* MemoryCluster).objects(Kinds.Event, "ns")).length, 1)
     }).pipe(Effect.provide(world)))
+
+  it.effect("on shutdown, Events still held are written", () =>
+    Effect.gen(function*() {
+      yield* Effect.scoped(Effect.gen(function*() {
+        const events = Context.get(yield* Layer.build(EventRecorder.layer), EventRecorder)
+        yield* events.holdWhile(queueOf(40).busy)
+        yield* events.record(api, ready)
+        assert.strictEqual(yield* written, 0, "held")
+      }))
+      assert.strictEqual((yield* (yield* MemoryCluster).objects(Kinds.Event, "ns")).length, 1, "written as the recorder stopped")
+    }).pipe(Effect.provide(MemoryCluster.layer())))
 
   it.effect("a repeat of the same Event on the same Api counts up the Event already written", () =>
     Effect.gen(function*() {
