@@ -6,6 +6,7 @@
  * objects), so custom resources, Leases, Events and Namespaces all come back as the same
  * `KubeObject` the in-memory cluster hands out. Core kinds (group "") live under `/api/v1`
  * instead of `/apis/<group>/<version>`; a request middleware rewrites the path for them.
+ * Watches are read here (`watchRequest`), with the KubeConfig's auth and connection pool.
  *
  * Every call is wrapped once and fails with `KubeApiError`: the reason from the HTTP status
  * (409 split into AlreadyExists/Conflict by the server's Status reason), the detail from the
