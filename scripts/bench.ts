@@ -10,7 +10,8 @@
  *
  *   1,000 Apis: raw baseline and controller, `--repeat` times in alternating order, each run on a
  *     fresh control plane after a warm-up run of 200 (median; each run is listed);
- *   10,000 Apis: the controller once (fresh control plane), for T(10N)/T(N) and the memory it holds;
+ *   10,000 Apis: the controller once (fresh control plane, warm-up first), for T(10N)/T(N) and the
+ *     memory it holds;
  *   a restart over the converged Apis (its first pass over every Api is a full resync): writes;
  *   the CPU one request costs in the controller's client stack (scripts/bench-client.ts).
  *
@@ -753,6 +754,10 @@ const main = async () => {
     if (LARGE > 0) {
       await freshPlane()
       controller = await start()
+      await controller.idle()
+      // Warm, as the small runs are, so that T(10N)/T(N) compares like with like.
+      await converge(env, "controller", "bench-large-warm", WARM, { controller })
+      await clear(env, "bench-large-warm")
       await controller.idle()
       const run = await converge(env, "controller", "bench-large", LARGE, { controller })
       const rss = procStat(controller.pid)
