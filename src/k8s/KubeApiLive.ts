@@ -6,7 +6,6 @@
  * objects), so custom resources, Leases, Events and Namespaces all come back as the same
  * `KubeObject` the in-memory cluster hands out. Core kinds (group "") live under `/api/v1`
  * instead of `/apis/<group>/<version>`; a request middleware rewrites the path for them.
- * Watches are read here (`watchRequest`), with the KubeConfig's auth and connection pool.
  *
  * Every call is wrapped once and fails with `KubeApiError`: the reason from the HTTP status
  * (409 split into AlreadyExists/Conflict by the server's Status reason), the detail from the
@@ -16,16 +15,16 @@ import {
   ApiException,
   createConfiguration,
   CustomObjectsApi,
-  HttpMethod,
   type HttpLibrary,
   KubeConfig,
   Observable,
   type ObservableMiddleware,
   PatchStrategy,
-  RequestContext,
+  type RequestContext,
   ResponseContext,
   ServerConfiguration,
   setHeaderOptions,
+  Watch,
   wrapHttpLibrary
 } from "@kubernetes/client-node"
 import { Cause, Effect, Layer, Queue, Stream } from "effect"
@@ -312,81 +311,6 @@ const customObjectsApi = (kc: KubeConfig): CustomObjectsApi => {
   }))
 }
 
-/** A watch that sends nothing for this long ends; the caller resumes from the last version it saw. */
-const WATCH_IDLE_MS = 30_000
-
-/**
- * One watch request, as client-node's `Watch` makes it (its URL, auth headers and connection pool
- * come from the KubeConfig the same way), but read as node Buffers with undici's `request` and split
- * into lines here. client-node's `Watch` goes through `fetch`, a web stream, `Readable.fromWeb` and
- * `readline` for every chunk. Calls `onEvent` per event and `onDone` once: null when the server
- * closed the watch or it was quiet for `WATCH_IDLE_MS`, else the error; never throws.
- */
-const watchRequest = async (
-  kc: KubeConfig,
-  path: string,
-  params: Readonly<Record<string, string | boolean | undefined>>,
-  onEvent: (type: string, object: unknown) => void,
-  onDone: (err: unknown) => void
-): Promise<AbortController> => {
-  const controller = new AbortController()
-  let done = false
-  const finish = (err: unknown) => {
-    if (done) return
-    done = true
-    controller.abort()
-    const code = (err as { code?: unknown } | null)?.code
-    onDone(code === "UND_ERR_BODY_TIMEOUT" ? null : err)
-  }
-  try {
-    const cluster = kc.getCurrentCluster()
-    if (cluster === null) throw new Error("no cluster in the current context")
-    const url = new URL(cluster.server + path)
-    url.searchParams.set("watch", "true")
-    for (const [k, v] of Object.entries(params)) if (v !== undefined) url.searchParams.set(k, String(v))
-    const ctx = new RequestContext(url.toString(), HttpMethod.GET)
-    await kc.applySecurityAuthentication(ctx)
-    const dispatcher = ctx.getDispatcher() as Dispatcher | undefined
-    const res = await request(url, {
-      method: "GET",
-      headers: { ...ctx.getHeaders(), "user-agent": USER_AGENT },
-      signal: controller.signal,
-      headersTimeout: WATCH_IDLE_MS,
-      bodyTimeout: WATCH_IDLE_MS,
-      ...(dispatcher !== undefined ? { dispatcher } : {})
-    })
-    if (res.statusCode !== 200) {
-      // The server's Status says why (403: which permission is missing).
-      const body = await res.body.text()
-      throw Object.assign(new Error(`watch answered HTTP ${res.statusCode}`), { statusCode: res.statusCode, body })
-    }
-    let partial = ""
-    res.body.setEncoding("utf8")
-    res.body.on("data", (chunk: string) => {
-      const text = partial === "" ? chunk : partial + chunk
-      let start = 0
-      for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
-        const line = text.slice(start, nl)
-        start = nl + 1
-        if (line.length === 0) continue
-        let event: { type?: unknown; object?: unknown }
-        try {
-          event = JSON.parse(line) as { type?: unknown; object?: unknown }
-        } catch {
-          continue // as client-node: a line that is not JSON is skipped
-        }
-        if (typeof event.type === "string") onEvent(event.type, event.object)
-      }
-      partial = text.slice(start)
-    })
-    res.body.on("end", () => finish(null))
-    res.body.on("error", finish)
-  } catch (e) {
-    finish(e)
-  }
-  return controller
-}
-
 export const makeKubeApi = (kc: KubeConfig): KubeApi["Service"] => {
   reuseConnections(kc)
   const co = customObjectsApi(kc)
@@ -451,9 +375,9 @@ export const makeKubeApi = (kc: KubeConfig): KubeApi["Service"] => {
   }
 
   /**
-   * One watch request. kube-apiserver 1.36 sends no bookmark on a quiet resource within the 30 s
-   * inactivity timeout (`WATCH_IDLE_MS`, client-node's too), so a quiet watch ends after ~30 s; the
-   * caller resumes from the last version it saw (or relists on Gone), as after any server-side close.
+   * One watch request. kube-apiserver 1.36 sends no bookmark on a quiet resource within client-node's
+   * 30 s inactivity timeout, so a quiet watch ends after ~30 s; the caller resumes from the last
+   * version it saw (or relists on Gone), as it does after any server-side close.
    */
   const watch = (kind: ResourceKind, options: WatchOptions): Stream.Stream<WatchEvent, KubeApiError> => {
     const operation = `watch ${kind.plural} ${options.namespace ?? ""}`
@@ -488,16 +412,19 @@ export const makeKubeApi = (kc: KubeConfig): KubeApi["Service"] => {
       const onDone = (err: unknown) => {
         if (err === null || err === undefined) return void Queue.endUnsafe(queue)
         const name = (err as { name?: unknown }).name
+        // client-node aborts a watch after 30 s without data; like a server-side close, the
+        // caller resumes from the last version it saw.
+        if (name === "TimeoutError") return void Queue.endUnsafe(queue)
         if (name === "AbortError") return // we aborted it: the stream is already gone
-        const { statusCode, body } = err as { statusCode?: unknown; body?: unknown }
+        const statusCode = (err as { statusCode?: unknown }).statusCode
         failWith(
           typeof statusCode === "number"
-            ? fromStatus(operation, "watch", statusCode, body, describeError(err))
+            ? fromStatus(operation, "watch", statusCode, undefined, describeError(err))
             : toKubeApiError(operation, "watch")(err)
         )
       }
       return Effect.acquireRelease(
-        call(operation, "watch", () => watchRequest(kc, path, params, onEvent, onDone)),
+        call(operation, "watch", () => new Watch(kc).watch(path, params, onEvent, onDone)),
         (controller) => Effect.sync(() => controller.abort())
       )
     })
