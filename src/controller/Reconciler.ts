@@ -53,8 +53,11 @@ const fromKube = (key: ObjectKey) => (e: KubeApiError) =>
 const stamp = (o: KubeObject | undefined): string =>
   o === undefined ? "-" : `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}@${o.metadata.resourceVersion ?? ""}`
 
+/** Everything a pass reads around its Api. */
+type World = Omit<Observation, "api">
+
 /** Equal fingerprints mean equal observations, so the pass would decide the same. */
-export const fingerprintOf = (obs: Observation): string =>
+export const fingerprintOf = (obs: World & { readonly api: KubeObject }): string =>
   [
     stamp(obs.api),
     stamp(obs.virtualService),
@@ -116,10 +119,11 @@ export class Reconciler extends Context.Service<Reconciler, {
       /** Per Api, the fingerprint of the world its last pass left behind. */
       const lastSeen = new Map<ObjectKey, string>()
 
-      const observe = Effect.fn("Reconciler.observe")(function*(api: ApiObject) {
-        const namespace = api.metadata.namespace!
+      /** The world around the Api; read from the Api as cached, before it is decoded, so an echo costs no decode. */
+      const observe = Effect.fnUntraced(function*(api: KubeObject) {
+        const namespace = api.metadata.namespace ?? ""
         const name = api.metadata.name
-        const claims = claimsOf(api as KubeObject, config.domainName)
+        const claims = claimsOf(api, config.domainName)
         const virtualService = yield* view.get(settings.virtualServiceKind, namespace, name)
         const authentication: Array<ObservedChild> = []
         for (const kind of settings.authenticationKinds) {
@@ -131,7 +135,7 @@ export class Reconciler extends Context.Service<Reconciler, {
         const service = backend.selectsWorkload && claims.service !== undefined
           ? yield* view.get(Kinds.Service, namespace, claims.service)
           : undefined
-        return { api, virtualService, authentication, hostClaims, serviceClaims, service } satisfies Observation
+        return { virtualService, authentication, hostClaims, serviceClaims, service } satisfies World
       })
 
       /** A 404 on create can only mean the kind is not served (the Api's namespace exists). */
@@ -184,20 +188,21 @@ export class Reconciler extends Context.Service<Reconciler, {
           lastSeen.delete(key)
           return done
         }
+        // The watch echo of this controller's own writes: the world as its last pass left it. A
+        // finalizer to drop or a deletion would have changed the Api's version, so neither is missed.
+        let world = yield* observe(raw)
+        if (lastSeen.get(key) === fingerprintOf({ ...world, api: raw })) return skipped
+        lastSeen.delete(key)
+
         const decoded = decodeApi(raw)
         if (Option.isNone(decoded)) {
           yield* Effect.logWarning("ignoring an Api object without namespace or uid")
           return done
         }
         const api = yield* dropLegacyFinalizer(decoded.value)
-        if (api.metadata.deletionTimestamp !== undefined) {
-          lastSeen.delete(key)
-          return done
-        }
-
-        const observation = { ...(yield* observe(api)), api }
-        if (lastSeen.get(key) === fingerprintOf(observation)) return skipped
-        lastSeen.delete(key)
+        if (api.metadata.deletionTimestamp !== undefined) return done
+        if (api !== decoded.value) world = yield* observe(api as KubeObject)
+        const observation: Observation = { ...world, api }
 
         const now = new Date(yield* Clock.currentTimeMillis).toISOString().replace(/\.\d+Z$/, "Z")
         const answers = new Map<string, { kind: ResourceKind; object: KubeObject | undefined }>()
