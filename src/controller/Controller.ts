@@ -67,9 +67,10 @@ export class Controller extends Context.Service<Controller, {
         let pumping = false
         yield* Effect.forkScoped(Effect.forever(
           Effect.gen(function*() {
-            const change = yield* PubSub.take(subscription)
+            // Whatever has piled up since the last wake-up, one depth report for all of it.
+            const changes = yield* PubSub.takeAll(subscription)
             pumping = true
-            for (const key of keysFor(change, cache)) yield* queue.add(key)
+            for (const change of changes) for (const key of keysFor(change, cache)) yield* queue.add(key)
             pumping = false
             yield* reportDepth
           })
