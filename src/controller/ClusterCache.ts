@@ -250,7 +250,8 @@ export class ClusterCache extends Context.Service<ClusterCache, {
         virtualServicesForHost: (fqdn) =>
           Effect.sync(() => objectsOf(vsInformer, vsByHost.get(fqdn.toLowerCase())).filter((vs) => servesHost(vs, fqdn))),
         apisForService: (namespace, service) =>
-          Effect.sync(() => objectsOf(apiInformer, apisByService.get(objectKey(namespace, service))))
+          Effect.sync(() => objectsOf(apiInformer, apisByService.get(objectKey(namespace, service)))),
+        wrote: (kind, object, by) => byKind.get(kind)?.wrote(object, by) ?? Effect.void
       })
 
       return Context.make(ClusterCache, cache).pipe(Context.add(ClusterView, view))

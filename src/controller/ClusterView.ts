@@ -17,6 +17,12 @@ export class ClusterView extends Context.Service<ClusterView, {
   readonly virtualServicesForHost: (fqdn: string) => Effect.Effect<ReadonlyArray<KubeObject>, KubeApiError>
   /** Apis in `namespace` whose spec targets `service`. */
   readonly apisForService: (namespace: string, service: string) => Effect.Effect<ReadonlyArray<KubeObject>, KubeApiError>
+  /**
+   * What the pass of Api `by` just wrote, as the server answered: a cached view shows it from now
+   * on (the next pass must not read an older version of its own write), and does not wake `by`
+   * for it. A view that reads the server needs nothing.
+   */
+  readonly wrote: (kind: ResourceKind, object: KubeObject, by: string) => Effect.Effect<void>
 }>()("api-controller/controller/ClusterView") {
   static readonly layerDirect = Layer.effect(
     ClusterView,
@@ -27,7 +33,8 @@ export class ClusterView extends Context.Service<ClusterView, {
         virtualServicesForHost: (fqdn) =>
           Effect.map(kube.list(Kinds.VirtualService), (l) => l.items.filter((vs) => servesHost(vs, fqdn))),
         apisForService: (namespace, service) =>
-          Effect.map(kube.list(Kinds.Api, { namespace }), (l) => l.items.filter((a) => targetServiceOf(a) === service))
+          Effect.map(kube.list(Kinds.Api, { namespace }), (l) => l.items.filter((a) => targetServiceOf(a) === service)),
+        wrote: () => Effect.void
       })
     })
   )

@@ -70,7 +70,10 @@ export class Controller extends Context.Service<Controller, {
             // Whatever has piled up since the last wake-up, one depth report for all of it.
             const changes = yield* PubSub.takeAll(subscription)
             pumping = true
-            for (const change of changes) for (const key of keysFor(change, cache)) yield* queue.add(key)
+            for (const change of changes) {
+              // A pass that wrote this version knows it: only the others it concerns are woken.
+              for (const key of keysFor(change, cache)) if (key !== change.by) yield* queue.add(key)
+            }
             pumping = false
             yield* reportDepth
           })

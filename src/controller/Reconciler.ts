@@ -16,7 +16,7 @@
  */
 import { Clock, Context, Data, Duration, Effect, Layer, Option, Schema } from "effect"
 import { LEGACY_FINALIZER, ApiObject } from "../domain/Api.ts"
-import { apiVersionOf, Kinds, type KubeObject, type ObjectKey, type ResourceKind, splitKey } from "../domain/Kube.ts"
+import { apiVersionOf, Kinds, type KubeObject, type ObjectKey, objectKey, type ResourceKind, splitKey } from "../domain/Kube.ts"
 import { diffMergePatch } from "../domain/MergePatch.ts"
 import { EventRecorder } from "../k8s/EventRecorder.ts"
 import { KubeApi, type KubeApiError, orAbsent } from "../k8s/KubeApi.ts"
@@ -154,7 +154,7 @@ export class Reconciler extends Context.Service<Reconciler, {
         return { message: e.message, retryable: e.retryable }
       }
 
-      const send = (answers: Map<string, { kind: ResourceKind; object: KubeObject | undefined }>) => (w: ChildWrite) => {
+      const send = (by: ObjectKey, answers: Map<string, { kind: ResourceKind; object: KubeObject | undefined }>) => (w: ChildWrite) => {
         const name = w.op === "delete" ? w.name : w.object.metadata.name
         const record = (object: KubeObject | undefined) => answers.set(`${w.kind.kind}/${name}`, { kind: w.kind, object })
         const sent: Effect.Effect<KubeObject | undefined, KubeApiError> = w.op === "create"
@@ -164,7 +164,7 @@ export class Reconciler extends Context.Service<Reconciler, {
           // Already gone is what we wanted (SPEC 8).
           : Effect.as(orAbsent(kube.delete(w.kind, w.namespace, w.name, { uid: w.uid })), undefined)
         return sent.pipe(
-          Effect.tap((o) => Effect.sync(() => record(o))),
+          Effect.tap((o) => Effect.andThen(Effect.sync(() => record(o)), o !== undefined ? view.wrote(w.kind, o, by) : Effect.void)),
           Effect.tapError((e) => Effect.logWarning("child write failed", { op: w.op, kind: w.kind.kind, error: e.message })),
           Effect.mapError((e) => failureOf(w, e))
         )
@@ -177,6 +177,7 @@ export class Reconciler extends Context.Service<Reconciler, {
         const patched = yield* orAbsent(kube.patch(Kinds.Api, api.metadata.namespace!, api.metadata.name, {
           metadata: { resourceVersion: api.metadata.resourceVersion, finalizers: finalizers.filter((f) => f !== LEGACY_FINALIZER) }
         }))
+        if (patched !== undefined) yield* view.wrote(Kinds.Api, patched, objectKey(api.metadata.namespace, api.metadata.name))
         yield* Effect.logInfo("removed the finalizer of an earlier version; children are garbage-collected now")
         return patched === undefined ? api : Option.getOrElse(decodeApi(patched), () => api)
       })
@@ -206,7 +207,7 @@ export class Reconciler extends Context.Service<Reconciler, {
 
         const now = new Date(yield* Clock.currentTimeMillis).toISOString().replace(/\.\d+Z$/, "Z")
         const answers = new Map<string, { kind: ResourceKind; object: KubeObject | undefined }>()
-        const outcome = yield* runPass(observation, settings, send(answers), now)
+        const outcome = yield* runPass(observation, settings, send(key, answers), now)
 
         // Write status only if it changed, never over a newer version of the Api.
         let after: KubeObject = api as KubeObject
@@ -216,10 +217,12 @@ export class Reconciler extends Context.Service<Reconciler, {
             metadata: { resourceVersion: api.metadata.resourceVersion },
             status: statusPatch
           })
+          yield* view.wrote(Kinds.Api, after, key)
         }
 
-        for (const t of outcome.transitions) {
-          yield* Effect.logInfo("state changed", { machine: t.machine, from: t.from, to: t.to })
+        // One line per pass, each machine that moved as "from -> to".
+        if (outcome.transitions.length > 0) {
+          yield* Effect.logInfo("state changed", Object.fromEntries(outcome.transitions.map((t) => [t.machine, `${t.from} -> ${t.to}`])))
         }
         if (outcome.event !== undefined) yield* recorder.record(after, outcome.event)
 

@@ -4,6 +4,12 @@
  * included); when the server says 410 Gone, relist and report the difference; on any other
  * failure, back off and try again. Every change is passed to `onChange` after the store is
  * updated, so a handler that reads the store sees the new state.
+ *
+ * Objects this process writes go into the store as soon as the server answers (`wrote`), as
+ * client-go's mutation cache does: a pass never reads an older version of what the pass before it
+ * wrote, whichever of its writes' watch events have arrived. Versions are compared as the integers
+ * the API server gives out (etcd revisions, as client-go's integer comparison assumes); a version
+ * that is not one is never written through.
  */
 import { Deferred, Duration, Effect, Random, type Schedule, type Scope, Stream } from "effect"
 import { type Backoff, jitteredDelayOf, scheduleOf } from "../domain/Backoff.ts"
@@ -19,6 +25,8 @@ export interface Change {
   readonly object: KubeObject
   /** The previous version, for MODIFIED and DELETED. */
   readonly old: KubeObject | undefined
+  /** The key of the Api whose pass wrote this version (`Informer.wrote`): that pass knows it already. */
+  readonly by?: string
 }
 
 export interface Informer {
@@ -31,6 +39,12 @@ export interface Informer {
   readonly isSynced: () => boolean
   /** Relists since start, for metrics and tests. */
   readonly relists: () => number
+  /**
+   * An object as the server answered a write of it (create, update, patch): stored and reported
+   * now, unless the store holds that version or a newer one already. Its own watch event, when it
+   * comes, then changes nothing and is not reported again. `by` names who wrote it.
+   */
+  readonly wrote: (object: KubeObject, by?: string) => Effect.Effect<void>
 }
 
 export interface InformerOptions {
@@ -50,6 +64,12 @@ export interface InformerOptions {
 }
 
 const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`
+
+const DIGITS = /^\d+$/
+
+/** `a`'s version is `b`'s or later; false when either is not an integer version (then nobody can tell). */
+export const sameOrNewer = (a: string | undefined, b: string | undefined): boolean =>
+  a !== undefined && b !== undefined && (a === b || (DIGITS.test(a) && DIGITS.test(b) && (a.length !== b.length ? a.length > b.length : a > b)))
 
 /** Failed lists and watches: 200 ms, 400 ms, ... at most 30 s (the one backoff policy). */
 const informerBackoff: Backoff = { base: Duration.millis(200), max: Duration.seconds(30), jitter: 0.1 }
@@ -73,8 +93,10 @@ export const makeInformer = (
 
     const transform = options.transform ?? ((o: KubeObject) => o)
 
-    const emit = (type: ChangeType, object: KubeObject, old: KubeObject | undefined) =>
-      options.onChange({ kind, type, object, old })
+    const emit = (type: ChangeType, object: KubeObject, old: KubeObject | undefined, by?: string) =>
+      options.onChange({ kind, type, object, old, ...(by !== undefined ? { by } : {}) })
+
+    const versionOf = (o: KubeObject | undefined) => o?.metadata.resourceVersion
 
     /** Replace the store with a fresh list, reporting what changed since the last view. */
     const relist = Effect.gen(function*() {
@@ -86,6 +108,9 @@ export const makeInformer = (
         const key = keyOf(item)
         seen.add(key)
         const old = store.get(key)
+        // A write of ours answered after the list was taken is newer than what the list says.
+        if (old !== undefined && old.metadata.resourceVersion !== item.metadata.resourceVersion &&
+          sameOrNewer(versionOf(old), versionOf(item))) continue
         store.set(key, item)
         if (old === undefined) yield* emit("ADDED", item, undefined)
         else if (old.metadata.resourceVersion !== item.metadata.resourceVersion || !jsonEqual(old, item)) {
@@ -115,14 +140,19 @@ export const makeInformer = (
               rv = event.resourceVersion
               return Effect.void
             }
-            const object = transform(event.object)
-            rv = object.metadata.resourceVersion ?? rv
-            const key = keyOf(object)
+            const version = versionOf(event.object)
+            rv = version ?? rv
+            const key = keyOf(event.object)
             const old = store.get(key)
             if (event.type === "DELETED") {
+              // A version we wrote after this deletion (the object made anew) stays.
+              if (old !== undefined && versionOf(old) !== version && sameOrNewer(versionOf(old), version)) return Effect.void
               store.delete(key)
-              return emit("DELETED", object, old)
+              return emit("DELETED", transform(event.object), old)
             }
+            // The echo of our own write (`wrote`), or older: the store has it already.
+            if (old !== undefined && sameOrNewer(versionOf(old), version)) return Effect.void
+            const object = transform(event.object)
             store.set(key, object)
             return emit(old === undefined ? "ADDED" : "MODIFIED", object, old)
           })
@@ -169,6 +199,17 @@ export const makeInformer = (
       size: () => store.size,
       synced: Deferred.await(synced),
       isSynced: () => isSynced,
-      relists: () => relists
+      relists: () => relists,
+      wrote: (written, by) =>
+        Effect.suspend(() => {
+          const version = versionOf(written)
+          if (version === undefined || !DIGITS.test(version)) return Effect.void
+          const key = keyOf(written)
+          const old = store.get(key)
+          if (old !== undefined && sameOrNewer(versionOf(old), version)) return Effect.void
+          const object = transform(written)
+          store.set(key, object)
+          return emit(old === undefined ? "ADDED" : "MODIFIED", object, old, by)
+        })
     }
   })

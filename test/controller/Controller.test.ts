@@ -132,7 +132,10 @@ describe("controller on the in-memory cluster", () => {
       const bad = yield* statusOf(objectKey("team", "bad"))
       assert.strictEqual(bad.virtualService?.code, 1)
       assert.include(bad.virtualService?.lastError ?? "", "will retry")
+      // The retry comes from the backoff timer, not from the watch echo of its own status write.
       const controller = yield* Controller
-      assert.isAbove(yield* controller.queue.failures(objectKey("team", "bad")), 1, "it is retried with backoff")
+      yield* eventually(Effect.gen(function*() {
+        assert.isAbove(yield* controller.queue.failures(objectKey("team", "bad")), 1, "it is retried with backoff")
+      }))
     }).pipe(Effect.provide(running)))
 })
