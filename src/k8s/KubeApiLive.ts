@@ -22,6 +22,7 @@ import {
   PatchStrategy,
   type RequestContext,
   ResponseContext,
+  type SecurityAuthentication,
   ServerConfiguration,
   setHeaderOptions,
   Watch,
@@ -300,13 +301,55 @@ const undiciHttpLibrary: HttpLibrary = wrapHttpLibrary({
 
 const USER_AGENT = "api-controller"
 
+type Headers = { headers?: Record<string, string> }
+
+/**
+ * How each request is authenticated. client-node's `applySecurityAuthentication` rebuilds the TLS
+ * options on every request, base64-decoding the kubeconfig's CA, certificate and key (in a Pod,
+ * reading ca.crt from disk) only to pick the connection pool, which they do not change (see
+ * `reuseConnections`). Here the first request goes client-node's whole way and its pool is kept;
+ * every request still asks for the credentials that can change (the service-account token the
+ * kubelet rotates, an exec plugin's or an auth provider's token), as client-node would.
+ */
+export const cachedAuthentication = (kc: KubeConfig): SecurityAuthentication => {
+  // Private in the typings of the pinned 2.0.1: without it, client-node's own way is kept.
+  const authorize = (kc as unknown as { applyAuthorizationHeader?: (opts: Headers) => Promise<void> })
+    .applyAuthorizationHeader?.bind(kc)
+  if (authorize === undefined) return kc
+  let dispatcher: unknown
+  /** Headers fixed by the kubeconfig (basic auth, impersonation), in client-node's order: a token's Authorization wins. */
+  let fixed: ReadonlyArray<readonly [string, string]> = []
+  let first = true
+  return {
+    getName: () => kc.getName(),
+    applySecurityAuthentication: async (context) => {
+      if (first) {
+        await kc.applySecurityAuthentication(context)
+        dispatcher = context.getDispatcher()
+        const user = kc.getCurrentUser()
+        fixed = [
+          ...(user?.username ? [["Authorization", `Basic ${Buffer.from(`${user.username}:${user.password}`).toString("base64")}`] as const] : []),
+          ...(user?.impersonateUser != null ? [["Impersonate-User", user.impersonateUser] as const] : [])
+        ]
+        first = false
+        return
+      }
+      const opts: Headers = {}
+      await authorize(opts)
+      for (const [name, value] of fixed) context.setHeaderParam(name, value)
+      for (const [name, value] of Object.entries(opts.headers ?? {})) context.setHeaderParam(name, value)
+      if (dispatcher !== undefined) context.setDispatcher(dispatcher as Parameters<typeof context.setDispatcher>[0])
+    }
+  }
+}
+
 /** `CustomObjectsApi` as `kc.makeApiClient` builds it, on `undiciHttpLibrary`. */
 const customObjectsApi = (kc: KubeConfig): CustomObjectsApi => {
   const cluster = kc.getCurrentCluster()
   if (cluster === null) throw new Error("no cluster in the current context")
   return new CustomObjectsApi(createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kc },
+    authMethods: { default: cachedAuthentication(kc) },
     httpApi: undiciHttpLibrary
   }))
 }
