@@ -9,7 +9,7 @@
  * The event pump runs on every replica, so a standby's cache and queue stay warm; workers run
  * only where `gate` lets them (the leader, when leader election is on).
  */
-import { Cause, Clock, Context, Deferred, Duration, Effect, Fiber, Layer, Option, PubSub, Schedule } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, Fiber, Layer, Option, PubSub, Queue, Schedule } from "effect"
 import { type ObjectKey, objectKey } from "../domain/Kube.ts"
 import { ClusterCache } from "./ClusterCache.ts"
 import { Reconciler } from "./Reconciler.ts"
@@ -60,7 +60,17 @@ export class Controller extends Context.Service<Controller, {
         const cache = yield* ClusterCache
         const reconciler = yield* Reconciler
         const queue = yield* makeWorkQueue<ObjectKey>(options.backoff)
-        const reportDepth = Effect.flatMap(queue.depth, (d) => hooks.onQueueDepth?.(d) ?? Effect.void)
+        // One fiber reports the depth, reading it afresh after every signal: reports made by the
+        // pump and the workers themselves could land out of order and leave a stale value behind
+        // (a gauge stuck above 0 with the queue empty).
+        const depthChanged = yield* Queue.sliding<void>(1)
+        if (hooks.onQueueDepth !== undefined) {
+          const report = hooks.onQueueDepth
+          yield* Effect.forkScoped(Effect.forever(
+            Effect.andThen(Queue.take(depthChanged), Effect.flatMap(queue.depth, report))
+          ))
+        }
+        const reportDepth = Effect.sync(() => void Queue.offerUnsafe(depthChanged, undefined))
 
         // Subscribe before the caches sync, so no change between sync and subscription is lost.
         const subscription = yield* cache.subscribe

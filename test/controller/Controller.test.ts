@@ -56,6 +56,30 @@ describe("controller on the in-memory cluster", () => {
       assert.strictEqual(lists.length, 3, "one list per informer (Apis, VirtualServices, Policies), none per pass")
     }).pipe(Effect.provide(running)))
 
+  it.effect("the queue-depth report ends at what the queue holds: 0 once a burst has drained", () => {
+    const reported: Array<number> = []
+    const withHook = Controller.layer(
+      { ...defaultControllerOptions, workers: 2, resyncPeriod },
+      { onQueueDepth: (d) => Effect.sync(() => void reported.push(d)) }
+    ).pipe(
+      Layer.provideMerge(Reconciler.layer),
+      Layer.provideMerge(ClusterCache.layer),
+      Layer.provideMerge(Layer.mergeAll(EventRecorder.layer, Settings.layer(testConfig))),
+      Layer.provideMerge(MemoryCluster.layer())
+    )
+    return Effect.gen(function*() {
+      const kube = yield* KubeApi
+      for (let i = 0; i < 30; i++) {
+        yield* kube.create(Kinds.Api, apiObject("burst", `api-${i}`, { service: { name: `svc-${i}`, port: 80 }, hostname: `burst-${i}` }))
+      }
+      yield* eventually(Effect.forEach(Array.from({ length: 30 }, (_, i) => i), (i) => created("burst", `api-${i}`)))
+      yield* eventually(Effect.gen(function*() {
+        assert.strictEqual(yield* (yield* Controller).queue.depth, 0)
+        assert.strictEqual(reported.at(-1), 0, "the last report")
+      }))
+    }).pipe(Effect.provide(withHook))
+  })
+
   it.effect("a periodic resync over converged Apis makes no write", () =>
     Effect.gen(function*() {
       const kube = yield* KubeApi
