@@ -17,6 +17,7 @@
 import { Clock, Context, Data, Duration, Effect, Layer, Option, Schema } from "effect"
 import { LEGACY_FINALIZER, ApiObject } from "../domain/Api.ts"
 import { apiVersionOf, Kinds, type KubeObject, type ObjectKey, objectKey, type ResourceKind, splitKey } from "../domain/Kube.ts"
+import { hash53 } from "../domain/Hash.ts"
 import { diffMergePatch } from "../domain/MergePatch.ts"
 import { EventRecorder } from "../k8s/EventRecorder.ts"
 import { KubeApi, type KubeApiError, orAbsent } from "../k8s/KubeApi.ts"
@@ -56,8 +57,13 @@ const stamp = (o: KubeObject | undefined): string =>
 /** Everything a pass reads around its Api. */
 type World = Omit<Observation, "api">
 
-/** Equal fingerprints mean equal observations, so the pass would decide the same. */
-export const fingerprintOf = (obs: World & { readonly api: KubeObject }): string =>
+/**
+ * Equal fingerprints mean equal observations, so the pass would decide the same. Kept per Api as
+ * its hash: 8 bytes instead of a string of every stamp (about 2 MB at 10,000 Apis).
+ */
+export const fingerprintOf = (obs: World & { readonly api: KubeObject }): number => hash53(stampsOf(obs))
+
+const stampsOf = (obs: World & { readonly api: KubeObject }): string =>
   [
     stamp(obs.api),
     stamp(obs.virtualService),
@@ -117,7 +123,7 @@ export class Reconciler extends Context.Service<Reconciler, {
 
       const decodeApi = Schema.decodeUnknownOption(ApiObject)
       /** Per Api, the fingerprint of the world its last pass left behind. */
-      const lastSeen = new Map<ObjectKey, string>()
+      const lastSeen = new Map<ObjectKey, number>()
 
       /** The world around the Api; read from the Api as cached, before it is decoded, so an echo costs no decode. */
       const observe = Effect.fnUntraced(function*(api: KubeObject) {

@@ -13,6 +13,7 @@
  * status that says Ready matters more than the notice that says so; measured with `npm run bench`.
  */
 import { Clock, Context, Duration, Effect, Latch, Layer, Queue } from "effect"
+import { hash53 } from "../domain/Hash.ts"
 import { Kinds, type KubeObject } from "../domain/Kube.ts"
 import { KubeApi, orAbsent } from "./KubeApi.ts"
 
@@ -43,7 +44,6 @@ export const HOLD_POLL = Duration.millis(100)
 interface Sent {
   readonly name: string
   readonly namespace: string
-  readonly firstTimestamp: string
   count: number
 }
 
@@ -103,7 +103,8 @@ export class EventRecorder extends Context.Service<EventRecorder, {
         const at = seconds(yield* Clock.currentTimeMillis)
         const namespace = involved.namespace
         const message = event.message.slice(0, 1024)
-        const key = `${involved.uid ?? ""}|${event.type}|${event.reason}|${message}`
+        // The message as its hash: thousands of remembered Events need not keep every message.
+        const key = `${involved.uid ?? ""}|${event.type}|${event.reason}|${hash53(message)}`
         const previous = sent.get(key)
         if (previous !== undefined) {
           previous.count++
@@ -131,7 +132,7 @@ export class EventRecorder extends Context.Service<EventRecorder, {
           lastTimestamp: at,
           count: 1
         })
-        sent.set(key, { name, namespace, firstTimestamp: at, count: 1 })
+        sent.set(key, { name, namespace, count: 1 })
         if (sent.size > REMEMBERED) sent.delete(sent.keys().next().value!)
       })
 
