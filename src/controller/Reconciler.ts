@@ -45,6 +45,13 @@ export class ReconcileError extends Data.TaggedError("ReconcileError")<{
 const done: PassResult = { _tag: "Done" }
 const skipped: PassResult = { _tag: "Skipped" }
 
+/**
+ * The server refused a create because the namespace is being deleted (403, cause
+ * NamespaceTerminating): the namespace controller is removing the Api too.
+ */
+const namespaceTerminating = (e: KubeApiError) =>
+  e.reason === "Forbidden" && (e.causes ?? []).some((c) => c.reason === "NamespaceTerminating")
+
 const fromKube = (key: ObjectKey) => (e: KubeApiError) =>
   new ReconcileError({ key, message: e.message, retryable: e.retryable, lostRace: e.reason === "Conflict" })
 
@@ -160,7 +167,11 @@ export class Reconciler extends Context.Service<Reconciler, {
         return { message: e.message, retryable: e.retryable }
       }
 
-      const send = (by: ObjectKey, answers: Map<string, { kind: ResourceKind; object: KubeObject | undefined }>) => (w: ChildWrite) => {
+      const send = (
+        by: ObjectKey,
+        answers: Map<string, { kind: ResourceKind; object: KubeObject | undefined }>,
+        terminating: { namespace: boolean }
+      ) => (w: ChildWrite) => {
         const name = w.op === "delete" ? w.name : w.object.metadata.name
         const record = (object: KubeObject | undefined) => answers.set(`${w.kind.kind}/${name}`, { kind: w.kind, object })
         const sent: Effect.Effect<KubeObject | undefined, KubeApiError> = w.op === "create"
@@ -171,7 +182,11 @@ export class Reconciler extends Context.Service<Reconciler, {
           : Effect.as(orAbsent(kube.delete(w.kind, w.namespace, w.name, { uid: w.uid })), undefined)
         return sent.pipe(
           Effect.tap((o) => Effect.andThen(Effect.sync(() => record(o)), o !== undefined ? view.wrote(w.kind, o, by) : Effect.void)),
-          Effect.tapError((e) => Effect.logWarning("child write failed", { op: w.op, kind: w.kind.kind, error: e.message })),
+          Effect.tapError((e) => {
+            if (!namespaceTerminating(e)) return Effect.logWarning("child write failed", { op: w.op, kind: w.kind.kind, error: e.message })
+            terminating.namespace = true
+            return Effect.void
+          }),
           Effect.mapError((e) => failureOf(w, e))
         )
       }
@@ -213,7 +228,13 @@ export class Reconciler extends Context.Service<Reconciler, {
 
         const now = new Date(yield* Clock.currentTimeMillis).toISOString().replace(/\.\d+Z$/, "Z")
         const answers = new Map<string, { kind: ResourceKind; object: KubeObject | undefined }>()
-        const outcome = yield* runPass(observation, settings, send(key, answers), now)
+        const terminating = { namespace: false }
+        const outcome = yield* runPass(observation, settings, send(key, answers, terminating), now)
+        // Its namespace is going, the Api with it: no status to report, no Event, nothing to retry.
+        if (terminating.namespace) {
+          yield* Effect.logDebug("the Api's namespace is being deleted; leaving the Api to it")
+          return done
+        }
 
         // Write status only if it changed, never over a newer version of the Api.
         let after: KubeObject = api as KubeObject

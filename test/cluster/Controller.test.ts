@@ -20,7 +20,7 @@ import { appWith } from "../../src/runtime/App.ts"
 import * as Logging from "../../src/runtime/Logging.ts"
 import * as Metrics from "../../src/runtime/Metrics.ts"
 import { parseExposition, valueOf } from "../runtime/prometheus.ts"
-import { liveKubeApi, testNamespace } from "../support/ClusterTest.ts"
+import { awaitGone, liveKubeApi, testNamespace } from "../support/ClusterTest.ts"
 import { eventually } from "../support/Eventually.ts"
 import { apiObject, googleJwt, testConfig } from "../support/Fixtures.ts"
 
@@ -241,6 +241,31 @@ describe("the controller on a real kube-apiserver", () => {
       )
       assert.strictEqual(writesTo(app.tally), 4, `every write: ${show(app.tally)}`)
     }).pipe(Effect.scoped, Effect.provide(world)))
+
+  it.live("a namespace deleted under converged Apis: the controller lets them go, with no status write, Event or retry", () =>
+    Effect.gen(function*() {
+      const kube = yield* KubeApi
+      const ns = yield* testNamespace("ctl-nsgone")
+      const app = yield* startApp()
+      const names = yield* createApis(ns, 10)
+      yield* waitAllReady(ns, names.length)
+      yield* idle(app.controller)
+      yield* eventually(Effect.sync(() => assert.strictEqual(app.succeeded("create events"), names.length)), { live: true })
+      app.tally.reset()
+      const before = yield* app.passesBy
+
+      yield* kube.delete(Kinds.Namespace, "", ns)
+      yield* awaitGone(Kinds.Namespace, "", ns, { timeoutMs: 80_000 })
+      yield* idle(app.controller)
+      const after = yield* app.passesBy
+      const attempts = (k: string) => app.tally.snapshot().get(k) ?? 0
+      // A child deleted before its Api may be created once more: the server's 403 is how the
+      // controller learns that the namespace is going. Nothing follows it.
+      assert.isAtMost(attempts("create virtualservices") + attempts("create policies"), names.length, show(app.tally))
+      assert.strictEqual(attempts("patchStatus apis"), 0, show(app.tally))
+      assert.strictEqual(attempts("create events"), 0, show(app.tally))
+      assert.strictEqual(after.error + after.requeue - before.error - before.requeue, 0, "passes failed or requeued")
+    }).pipe(Effect.scoped, Effect.provide(world)), 120_000)
 
   it.live("a resync of converged Apis makes no write at all", () =>
     Effect.gen(function*() {

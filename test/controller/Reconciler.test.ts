@@ -201,6 +201,27 @@ describe("reconciler", () => {
       assert.deepStrictEqual(yield* writes, [])
     }).pipe(Effect.provide(memoryWorld())))
 
+  it.effect("a create refused because the namespace is being deleted ends the pass quietly: no status write, no Event, no retry", () =>
+    Effect.gen(function*() {
+      const cluster = yield* MemoryCluster
+      const key = yield* createApi(apiObject("ns", "leaving", spec))
+      yield* cluster.injectFault({
+        verb: "create",
+        plural: "policies",
+        reason: "Forbidden",
+        causes: [{ field: "metadata.namespace", reason: "NamespaceTerminating", message: "namespace ns is being terminated" }],
+        times: 100
+      })
+      yield* cluster.resetRequests
+      const reconciler = yield* Reconciler
+      const result = yield* reconciler.reconcile(key)
+      assert.strictEqual(result._tag, "Done", "nothing to retry")
+      const attempted = (yield* cluster.requests).filter((r) => WRITE_VERBS.has(r.verb))
+      assert.deepStrictEqual(attempted.map((r) => `${r.verb} ${r.plural}`), ["create policies"], "the refused create, then nothing")
+      assert.deepStrictEqual(yield* statusOf(key), {}, "no status written")
+      assert.deepStrictEqual(yield* eventsIn("ns"), [])
+    }).pipe(Effect.provide(memoryWorld())))
+
   it.effect("the Ready condition keeps its transition time while its status does not change", () =>
     Effect.gen(function*() {
       const key = yield* createApi(apiObject("ns", "clock", spec))

@@ -45,6 +45,8 @@ export interface Fault {
   readonly plural?: string
   readonly name?: string
   readonly reason: KubeApiErrorReason
+  /** The Status causes the server would give with it (e.g. NamespaceTerminating on a 403). */
+  readonly causes?: ReadonlyArray<StatusCause>
   /** How many matching requests fail; default 1. */
   readonly times?: number
 }
@@ -198,7 +200,7 @@ const makeMemoryCluster = (options: MemoryClusterOptions) => {
     if (f === undefined) return undefined
     f.remaining--
     faults = faults.filter((x) => x.remaining > 0)
-    return fail(f.reason, `${verb} ${kind.plural} ${namespace}/${name}`, `injected fault (${f.reason})`)
+    return fail(f.reason, `${verb} ${kind.plural} ${namespace}/${name}`, `injected fault (${f.reason})`, f.causes)
   }
 
   const publish = (kind: ResourceKind, type: StoredEvent["type"], object: KubeObject) => {
