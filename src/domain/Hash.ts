@@ -1,17 +1,22 @@
 /**
- * A 53-bit hash of a string (cyrb53: two 32-bit multiply-xorshift lanes), for remembering that a
- * long string was seen without keeping it: 8 bytes per entry instead of the string. Two different
- * strings share a hash with a chance of about 2^-53.
+ * A 53-bit hash of a string, for remembering that a long string was seen without keeping it: a
+ * number per entry instead of the string. Two 32-bit FNV-1a lanes over the UTF-16 code units,
+ * started from different offsets and mixed at the end; two different strings share a hash with a
+ * chance in the order of 2^-53, far below anything a controller's lifetime can meet.
  */
-export const hash53 = (text: string, seed = 0): number => {
-  let h1 = 0xdeadbeef ^ seed
-  let h2 = 0x41c6ce57 ^ seed
+const FNV_PRIME = 16777619
+const FNV_OFFSET = 2166136261
+
+export const hash53 = (text: string): number => {
+  let a = FNV_OFFSET
+  let b = FNV_OFFSET ^ 0x5bd1e995
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
-    h1 = Math.imul(h1 ^ c, 2654435761)
-    h2 = Math.imul(h2 ^ c, 1597334677)
+    a = Math.imul(a ^ c, FNV_PRIME)
+    b = Math.imul(b ^ (c + i), FNV_PRIME)
   }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0)
+  // Let each lane's high bits reach the other's low ones before 21 + 32 bits are kept.
+  a ^= b >>> 15
+  b = Math.imul(b ^ (a >>> 13), FNV_PRIME)
+  return (b >>> 11) * 4294967296 + (a >>> 0)
 }

@@ -112,8 +112,12 @@ const step = <N extends MachineName>(
   // Assigns run inside the machine; what reaches the executor are its intents.
   const intents: Array<IntentOf<N>> = []
   scope.actionExecutor = (action) => void intents.push(action.type as IntentOf<N>)
-  const next = machine.transition(machine.resolveState({ value: from.state, context: from.context }), event, scope)
-  scope.actionExecutor = () => {}
+  let next
+  try {
+    next = machine.transition(machine.resolveState({ value: from.state, context: from.context }), event, scope)
+  } finally {
+    scope.actionExecutor = () => {}
+  }
   return {
     state: { state: next.value as MachineState<N>["state"], context: next.context as MachineState<N>["context"] },
     intents
