@@ -136,7 +136,14 @@ export class Controller extends Context.Service<Controller, {
                 outcome = "retry"
               }
             }
-            yield* queue.done(key)
+            // Woken while it ran, most often by the watch echo of its own writes: if the world is
+            // still as the pass left it, the next pass would only find that out.
+            let settled: number | undefined
+            if (outcome === "done" && (yield* queue.isDirty(key))) {
+              const mark = yield* queue.mark
+              if (yield* reconciler.isSettled(key)) settled = mark
+            }
+            yield* queue.done(key, settled)
             yield* hooks.onPass?.(key, outcome, seconds) ?? Effect.void
             yield* reportDepth
           }).pipe(Effect.annotateLogs({ api: key }))
@@ -150,13 +157,19 @@ export class Controller extends Context.Service<Controller, {
         // queue until the grace period cut a pass off half-way.
         const worker = Effect.gen(function*() {
           while (!Deferred.isDoneUnsafe(stopping)) {
-            const next = yield* Effect.raceFirst(
-              Effect.map(queue.take, Option.some),
-              Effect.as(Deferred.await(stopping), Option.none<ObjectKey>())
-            )
-            if (Option.isNone(next)) return
-            if (Deferred.isDoneUnsafe(stopping)) return yield* queue.done(next.value)
-            yield* pass(next.value)
+            // A ready key is taken at once; only an empty queue is waited on, racing the stop
+            // (a race forks two fibers: not worth it per pass in a burst).
+            let key = yield* queue.poll
+            if (key === undefined) {
+              const next = yield* Effect.raceFirst(
+                Effect.map(queue.take, Option.some),
+                Effect.as(Deferred.await(stopping), Option.none<ObjectKey>())
+              )
+              if (Option.isNone(next)) return
+              key = next.value
+            }
+            if (Deferred.isDoneUnsafe(stopping)) return yield* queue.done(key)
+            yield* pass(key)
           }
         })
 

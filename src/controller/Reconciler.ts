@@ -118,6 +118,11 @@ const afterWrites = (
 
 export class Reconciler extends Context.Service<Reconciler, {
   readonly reconcile: (key: ObjectKey) => Effect.Effect<PassResult, ReconcileError>
+  /**
+   * The Api and everything around it are as its last successful pass left them, so a pass now
+   * would skip: what a pass checks first, for a worker woken while its pass ran.
+   */
+  readonly isSettled: (key: ObjectKey) => Effect.Effect<boolean>
 }>()("api-controller/controller/Reconciler") {
   static readonly layer = Layer.effect(
     Reconciler,
@@ -203,6 +208,17 @@ export class Reconciler extends Context.Service<Reconciler, {
         return patched === undefined ? api : Option.getOrElse(decodeApi(patched), () => api)
       })
 
+      /** As its last pass left it: the echo of this controller's own writes. */
+      const unchanged = (key: ObjectKey, raw: KubeObject, world: World) => lastSeen.get(key) === fingerprintOf({ ...world, api: raw })
+
+      const isSettled = (key: ObjectKey) =>
+        Effect.gen(function*() {
+          if (!lastSeen.has(key)) return false
+          const { namespace, name } = splitKey(key)
+          const raw = yield* view.get(Kinds.Api, namespace, name)
+          return raw !== undefined && unchanged(key, raw, yield* observe(raw))
+        }).pipe(Effect.orElseSucceed(() => false)) // unsure: let a pass look
+
       const reconcile = Effect.fn("Reconciler.reconcile")(function*(key: ObjectKey) {
         const { namespace, name } = splitKey(key)
         const raw = yield* view.get(Kinds.Api, namespace, name)
@@ -213,7 +229,7 @@ export class Reconciler extends Context.Service<Reconciler, {
         // The watch echo of this controller's own writes: the world as its last pass left it. A
         // finalizer to drop or a deletion would have changed the Api's version, so neither is missed.
         let world = yield* observe(raw)
-        if (lastSeen.get(key) === fingerprintOf({ ...world, api: raw })) return skipped
+        if (unchanged(key, raw, world)) return skipped
         lastSeen.delete(key)
 
         const decoded = decodeApi(raw)
@@ -270,7 +286,7 @@ export class Reconciler extends Context.Service<Reconciler, {
           Effect.annotateLogs({ api: key })
         ))
 
-      return Reconciler.of({ reconcile })
+      return Reconciler.of({ reconcile, isSettled })
     })
   )
 }

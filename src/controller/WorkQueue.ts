@@ -3,7 +3,8 @@
  *
  * - keys are deduplicated: a key added ten times before a worker takes it is processed once;
  * - a key is processed by at most one worker at a time: added while in flight, it is marked
- *   dirty and handed out again only after `done`;
+ *   dirty and handed out again only after `done`, unless its worker found, after everything
+ *   added so far (`mark`), that the key needs no other pass (`done(key, mark)`);
  * - `addAfter` delays a key; a key already waiting keeps its earliest time;
  * - `addRateLimited` backs off per key, exponentially with jitter, until `forget`;
  * - `requeueInFlight`, called when no worker runs (before workers start again after they were
@@ -30,8 +31,18 @@ export interface WorkQueue<K> {
   readonly failures: (key: K) => Effect.Effect<number>
   /** Waits for a ready key and marks it in flight. */
   readonly take: Effect.Effect<K>
-  /** Ends the key's pass; if it was added meanwhile, it becomes ready again. */
-  readonly done: (key: K) => Effect.Effect<void>
+  /** A ready key, marked in flight, if there is one now; never waits. */
+  readonly poll: Effect.Effect<K | undefined>
+  /**
+   * Ends the key's pass; if it was added meanwhile, it becomes ready again. With `settled` (a
+   * `mark` taken before the worker checked that the key needs no other pass), only adds after
+   * that mark bring it back: the check saw everything added before it.
+   */
+  readonly done: (key: K, settled?: number) => Effect.Effect<void>
+  /** Whether the key was added while in flight. */
+  readonly isDirty: (key: K) => Effect.Effect<boolean>
+  /** A point in the sequence of adds, for `done`. */
+  readonly mark: Effect.Effect<number>
   /**
    * Only while no worker runs: every key taken but not `done` (its worker was interrupted) is
    * ready again, and the ready keys are exactly those known to be queued. Returns how many keys
@@ -54,7 +65,8 @@ export const makeWorkQueue = <K>(
     const ready = yield* Queue.unbounded<K>()
     const queued = new Set<K>() // in `ready`, not yet taken
     const processing = new Set<K>()
-    const dirty = new Set<K>() // added while processing
+    const dirty = new Map<K, number>() // added while processing: the number of the last such add
+    let adds = 0
     const waiting = new Map<K, { readonly due: number; readonly fiber: Fiber.Fiber<void> }>()
     const failureCount = new Map<K, number>()
     const scope = yield* Effect.scope
@@ -62,7 +74,7 @@ export const makeWorkQueue = <K>(
     const addNow = (key: K): Effect.Effect<void> =>
       Effect.sync(() => {
         if (processing.has(key)) {
-          dirty.add(key)
+          dirty.set(key, ++adds)
           return
         }
         if (queued.has(key)) return
@@ -96,13 +108,16 @@ export const makeWorkQueue = <K>(
 
     // The bookkeeping after the take is done uninterruptibly: a key out of `ready` is always in
     // `processing` (where requeueInFlight finds it), never lost in between.
-    const take = Effect.uninterruptibleMask((restore) =>
-      Effect.map(restore(Queue.take(ready)), (key) => {
-        queued.delete(key)
-        processing.add(key)
-        return key
-      })
-    )
+    const taken = (key: K) => {
+      queued.delete(key)
+      processing.add(key)
+      return key
+    }
+    const take = Effect.uninterruptibleMask((restore) => Effect.map(restore(Queue.take(ready)), taken))
+    const poll = Effect.sync(() => {
+      const exit = Queue.takeUnsafe(ready)
+      return exit !== undefined && exit._tag === "Success" ? taken(exit.value) : undefined
+    })
 
     const requeueInFlight = Effect.gen(function*() {
       const abandoned = processing.size
@@ -115,10 +130,13 @@ export const makeWorkQueue = <K>(
       return abandoned
     })
 
-    const done = (key: K) =>
+    const done = (key: K, settled?: number) =>
       Effect.suspend(() => {
         processing.delete(key)
-        if (!dirty.delete(key)) return Effect.void
+        const lastAdd = dirty.get(key)
+        if (lastAdd === undefined) return Effect.void
+        dirty.delete(key)
+        if (settled !== undefined && lastAdd <= settled) return Effect.void
         return addNow(key)
       })
 
@@ -129,7 +147,10 @@ export const makeWorkQueue = <K>(
       forget: (key) => Effect.sync(() => void failureCount.delete(key)),
       failures: (key) => Effect.sync(() => failureCount.get(key) ?? 0),
       take,
+      poll,
       done,
+      isDirty: (key) => Effect.sync(() => dirty.has(key)),
+      mark: Effect.sync(() => adds),
       requeueInFlight,
       depth: Effect.sync(() => queued.size),
       inFlight: Effect.sync(() => processing.size)

@@ -40,6 +40,42 @@ describe("work queue", () => {
       assert.deepStrictEqual(yield* poll(q), Option.some("a"))
     }))
 
+  it.effect("a key settled after a re-add during its pass is not handed out again; one added after the check is", () =>
+    Effect.gen(function*() {
+      const q = yield* makeWorkQueue<string>()
+      yield* q.add("a")
+      assert.strictEqual(yield* q.take, "a")
+      yield* q.add("a") // the echo of the pass's own write
+      assert.isTrue(yield* q.isDirty("a"))
+      const mark = yield* q.mark
+      // the worker finds the world as its pass left it
+      yield* q.done("a", mark)
+      assert.isFalse(yield* q.isDirty("a"))
+      assert.isTrue(Option.isNone(yield* poll(q)), "settled: no second pass")
+
+      yield* q.add("a")
+      assert.strictEqual(yield* q.take, "a")
+      yield* q.add("a")
+      const checked = yield* q.mark
+      yield* q.add("a") // a change that came after the check
+      yield* q.done("a", checked)
+      assert.deepStrictEqual(yield* poll(q), Option.some("a"))
+    }))
+
+  it.effect("poll takes a ready key at once and marks it in flight; on an empty queue it gives nothing", () =>
+    Effect.gen(function*() {
+      const q = yield* makeWorkQueue<string>()
+      assert.strictEqual(yield* q.poll, undefined)
+      yield* q.add("a")
+      assert.strictEqual(yield* q.poll, "a")
+      assert.strictEqual(yield* q.inFlight, 1)
+      assert.strictEqual(yield* q.depth, 0)
+      yield* q.add("a")
+      assert.strictEqual(yield* q.poll, undefined, "not while in flight")
+      yield* q.done("a")
+      assert.strictEqual(yield* q.poll, "a")
+    }))
+
   it.effect("a delayed key becomes ready after its delay, and the earliest delay wins", () =>
     Effect.gen(function*() {
       const q = yield* makeWorkQueue<string>()
