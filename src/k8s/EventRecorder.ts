@@ -8,9 +8,12 @@
  *
  * Events also yield the API server to convergence: while passes wait in the work queue (the
  * controller hands over how to tell, `holdWhile`), the writer holds Events back, each for at most
- * `HOLD_LIMIT`. It asks the queue itself, every `HOLD_POLL`: a reported count could be stale.
+ * `HOLD_LIMIT`, and only while fewer than `HOLD_ROOM` wait, so holding never makes the queue drop
+ * one. It asks the work queue itself, every `HOLD_POLL`: a reported count could be stale.
  * In a burst of new Apis an Event costs the server about as much as a child's create, and the
- * status that says Ready matters more than the notice that says so; measured with `npm run bench`.
+ * status that says Ready matters more than the notice that says so; measured with `npm run bench`:
+ * 10,000 new Apis were Ready in 136 s with Events held at most 30 s (most were written during the
+ * burst), and in 105 s with them held to the end.
  */
 import { Clock, Context, Duration, Effect, Latch, Layer, Queue } from "effect"
 import { hash53 } from "../domain/Hash.ts"
@@ -29,13 +32,19 @@ export const COMPONENT = "api-controller"
 
 /**
  * Events waiting to be written; beyond this, new ones are dropped (and logged), never waited for.
- * Held Events pile up during a burst (30 s of Apis turning Ready); each keeps a few strings.
+ * Held Events pile up during a burst (one per Api turning Ready); each keeps a few strings.
  */
 const QUEUE_LIMIT = 16_384
 /** Events remembered for aggregation; the oldest are forgotten first. */
 const REMEMBERED = 8192
-/** The longest an Event waits for the work queue to drain before it is written anyway. */
-export const HOLD_LIMIT = Duration.seconds(30)
+/**
+ * The longest an Event waits for the work queue to drain before it is written anyway: a burst of
+ * 10,000 new Apis takes about two minutes here. A backlog that outlasts it is an overloaded
+ * controller, whose Events then flow at the rate they come.
+ */
+export const HOLD_LIMIT = Duration.minutes(5)
+/** With this many Events waiting, they are written however busy the work queue is (a quarter of the queue stays free for new ones). */
+export const HOLD_ROOM = (QUEUE_LIMIT / 4) * 3
 /** On shutdown, how long the Events still waiting may take to be written. */
 const SHUTDOWN_FLUSH = Duration.seconds(5)
 /** How often a held Event looks at the queue again. */
@@ -90,11 +99,13 @@ export class EventRecorder extends Context.Service<EventRecorder, {
       // Opened by a flush: a held Event stops waiting at once.
       const flushed = Latch.makeUnsafe(false)
 
-      /** Until no pass waits, or the Event queued at `at` has waited `HOLD_LIMIT`, or a flush. */
+      /** Until no pass waits, or the Event queued at `at` has waited `HOLD_LIMIT`, or `HOLD_ROOM` wait, or a flush. */
       const hold = (at: number) =>
         Effect.gen(function*() {
           const until = at + Duration.toMillis(HOLD_LIMIT)
-          while (flushing === 0 && (yield* Clock.currentTimeMillis) < until && (yield* busy)) {
+          while (
+            flushing === 0 && (yield* Clock.currentTimeMillis) < until && Queue.sizeUnsafe(queue) < HOLD_ROOM - 1 && (yield* busy)
+          ) {
             yield* Effect.raceFirst(Effect.sleep(HOLD_POLL), flushed.await)
           }
         })

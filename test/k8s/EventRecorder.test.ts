@@ -1,13 +1,14 @@
 /**
  * The Event writer yields the API server to convergence: while passes wait in the work queue it
- * holds Events back (each for at most HOLD_LIMIT), and writes them once the queue has drained.
+ * holds Events back (each for at most HOLD_LIMIT, and only while fewer than HOLD_ROOM wait), and
+ * writes them once the queue has drained.
  * In-memory cluster, TestClock.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Duration, Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { Kinds } from "../../src/domain/Kube.ts"
-import { EventRecorder, HOLD_LIMIT, HOLD_POLL } from "../../src/k8s/EventRecorder.ts"
+import { EventRecorder, HOLD_LIMIT, HOLD_POLL, HOLD_ROOM } from "../../src/k8s/EventRecorder.ts"
 import { MemoryCluster } from "../support/MemoryCluster.ts"
 import { apiObject } from "../support/Fixtures.ts"
 
@@ -64,6 +65,19 @@ describe("event recorder", () => {
       assert.strictEqual(yield* written, 0)
       yield* TestClock.adjust(Duration.seconds(1))
       assert.strictEqual(yield* written, 1)
+    }).pipe(Effect.provide(world)))
+
+  it.effect("with HOLD_ROOM Events waiting, the oldest are written however busy the work queue is: none is dropped for holding", () =>
+    Effect.gen(function*() {
+      const events = yield* EventRecorder
+      yield* events.holdWhile(queueOf(500).busy)
+      const recorded = HOLD_ROOM + 5
+      for (let i = 0; i < recorded; i++) yield* events.record(api, { type: "Normal", reason: "Ready", message: `exposed ${i}` })
+      yield* TestClock.adjust(HOLD_POLL)
+      // Written until fewer than HOLD_ROOM wait (the one held counts): the 6 oldest.
+      assert.strictEqual(yield* written, recorded - HOLD_ROOM + 1)
+      yield* TestClock.adjust(Duration.seconds(30))
+      assert.strictEqual(yield* written, recorded - HOLD_ROOM + 1, "the rest are still held")
     }).pipe(Effect.provide(world)))
 
   it.effect("flush writes held Events without waiting for the queue (shutdown)", () =>
