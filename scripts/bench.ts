@@ -11,7 +11,8 @@
  *   1,000 Apis: raw baseline and controller, `--repeat` times in alternating order, each run on a
  *     fresh control plane after a warm-up run of 200 (median; each run is listed);
  *   10,000 Apis: the controller once (fresh control plane, warm-up first), for T(10N)/T(N) and the
- *     memory it holds;
+ *     memory it holds, then the raw baseline once on a fresh plane of its own, for the server's own
+ *     T(10N)/T(N);
  *   a restart over the converged Apis (its first pass over every Api is a full resync): writes;
  *   the CPU one request costs in the controller's client stack (scripts/bench-client.ts).
  *
@@ -23,8 +24,8 @@
  * own heartbeats) are shown apart and not counted per Api. Passes come from the controller's
  * /metrics, memory and CPU time from /proc (RSS as it is, no forced collection).
  *
- * Prints figures, never judges them. About 15 minutes on two cores (`--large 0` skips the
- * 10,000 run: about 10 minutes). Flags: --small N (1000), --large N (10000, 0 = skip),
+ * Prints figures, never judges them. About 17 minutes on two cores (`--large 0` skips both
+ * 10,000 runs: about 10 minutes). Flags: --small N (1000), --large N (10000, 0 = skip),
  * --repeat N (5), --concurrency N (parallel creates, 16), --main <dist/main.js> (measure that
  * bundle instead of building one), --cpu-prof (profile the controller; prints where its CPU time
  * goes and keeps the .cpuprofile files), --node-options "<flags>" and --node-flags "<flags>"
@@ -750,7 +751,7 @@ const main = async () => {
       }
     }
 
-    let large: { run: Run; rss: ProcStat; resync: { passes: number; requests: Map<string, number>; ms: number; rss: number }; settled: number } | undefined
+    let large: { run: Run; rss: ProcStat; resync: { passes: number; requests: Map<string, number>; ms: number; rss: number }; settled: number; raw: Run } | undefined
     if (LARGE > 0) {
       await freshPlane()
       controller = await start()
@@ -768,7 +769,12 @@ const main = async () => {
       // The relist's garbage (every object's JSON, parsed) is collected when V8 sees the process idle.
       const settled = await lowestRss(controller.pid, 30_000)
       await stop(controller)
-      large = { run, rss, resync, settled }
+      // The raw baseline at the same scale, on a plane of its own: how much of T(10N)/T(N) is the
+      // server's own (etcd and kube-apiserver hold 10 times the objects) rather than the controller's.
+      await freshPlane()
+      await rawRun("bench-raw-large-warm", WARM, "clear")
+      const raw = await rawRun("bench-raw-large", LARGE, "keep")
+      large = { run, rss, resync, settled, raw }
     }
 
     // What one request costs the controller's client stack, against a minimal client (this process's CPU).
@@ -845,7 +851,11 @@ const main = async () => {
       ["restart: start -> settled", secs(resync1k!.ms), ...(large !== undefined ? [secs(large.resync.ms)] : [])]
     ]
     console.log(table(scaleRows))
-    console.log(`idle RSS (no Apis): ${MB(idleRss)}` + (large !== undefined ? `; T(${LARGE})/T(${SMALL}) = ${(large.run.ms / tCtl).toFixed(2)}` : ""))
+    console.log(`idle RSS (no Apis): ${MB(idleRss)}` + (large !== undefined
+      ? `; T(${LARGE})/T(${SMALL}) = ${(large.run.ms / tCtl).toFixed(2)} (${secs(large.run.ms)} / ${secs(tCtl)}); ` +
+        `the raw baseline's own: ${(large.raw.ms / tRaw).toFixed(2)} (${secs(large.raw.ms)} / ${secs(tRaw)}); ` +
+        `controller / raw at ${LARGE}: ${(large.run.ms / large.raw.ms).toFixed(2)}`
+      : ""))
     console.log(`(restart requests count only the resources the controller uses)`)
 
     console.log(`\n== one request through the controller's client stack (src/k8s/KubeApiLive.ts) and through a minimal client, 1,000 each, ${d.workers} at a time`)
