@@ -96,6 +96,16 @@ describe("diffMergePatch", () => {
     assert.strictEqual(diffMergePatch({ a: 1 }, undefined), null)
   })
 
+  it("shares no object with the target it was made from", () => {
+    const to = { status: { conditions: [{ type: "Ready", status: "True" }], resource: { name: "a" } } }
+    const patch = diffMergePatch({}, to) as typeof to
+    assert.deepStrictEqual(patch, to)
+    assert.notStrictEqual(patch.status, to.status)
+    assert.notStrictEqual(patch.status.conditions, to.status.conditions)
+    assert.notStrictEqual(patch.status.conditions[0], to.status.conditions[0])
+    assert.notStrictEqual(patch.status.resource, to.status.resource)
+  })
+
   it("applied to the original gives the target (round trip)", () => {
     const pairs: ReadonlyArray<readonly [unknown, unknown]> = [
       [{ metadata: { labels: { a: "1", b: "2" } }, spec: { hosts: ["x"] } }, {
