@@ -24,8 +24,8 @@
  * own heartbeats) are shown apart and not counted per Api. Passes come from the controller's
  * /metrics, memory and CPU time from /proc (RSS as it is, no forced collection).
  *
- * Prints figures, never judges them. About 17 minutes on two cores (`--large 0` skips both
- * 10,000 runs: about 10 minutes). Flags: --small N (1000), --large N (10000, 0 = skip),
+ * Prints figures, never judges them. About 12 minutes on two cores (`--large 0` skips both
+ * 10,000 runs: about 6 minutes). Flags: --small N (1000), --large N (10000, 0 = skip),
  * --repeat N (5), --concurrency N (parallel creates, 16), --main <dist/main.js> (measure that
  * bundle instead of building one), --cpu-prof (profile the controller; prints where its CPU time
  * goes and keeps the .cpuprofile files), --node-options "<flags>" and --node-flags "<flags>"
