@@ -3,8 +3,8 @@ import { Deferred, Duration, Effect, Fiber, Option } from "effect"
 import { TestClock } from "effect/testing"
 import { backoffDelay, defaultBackoff, makeWorkQueue } from "../../src/controller/WorkQueue.ts"
 
-/** Takes a key if one is ready now, without waiting. */
-const poll = <K>(q: { readonly take: Effect.Effect<K> }) =>
+/** Takes a key if one is ready now, through `take` (a forked taker), without waiting. */
+const takeIfReady = <K>(q: { readonly take: Effect.Effect<K> }) =>
   Effect.gen(function*() {
     const fiber = yield* Effect.forkChild(q.take)
     yield* Effect.yieldNow
@@ -26,7 +26,7 @@ describe("work queue", () => {
       assert.strictEqual(yield* q.depth, 2)
       assert.strictEqual(yield* q.take, "a")
       assert.strictEqual(yield* q.take, "b")
-      assert.isTrue(Option.isNone(yield* poll(q)))
+      assert.isTrue(Option.isNone(yield* takeIfReady(q)))
     }))
 
   it.effect("never hands a key to two workers at once; a re-add during the pass runs after it", () =>
@@ -35,9 +35,9 @@ describe("work queue", () => {
       yield* q.add("a")
       assert.strictEqual(yield* q.take, "a")
       yield* q.add("a") // a watch event arrives while the pass runs
-      assert.isTrue(Option.isNone(yield* poll(q)), "not ready while in flight")
+      assert.isTrue(Option.isNone(yield* takeIfReady(q)), "not ready while in flight")
       yield* q.done("a")
-      assert.deepStrictEqual(yield* poll(q), Option.some("a"))
+      assert.deepStrictEqual(yield* takeIfReady(q), Option.some("a"))
     }))
 
   it.effect("a key settled after a re-add during its pass is not handed out again; one added after the check is", () =>
@@ -51,7 +51,7 @@ describe("work queue", () => {
       // the worker finds the world as its pass left it
       yield* q.done("a", mark)
       assert.isFalse(yield* q.isDirty("a"))
-      assert.isTrue(Option.isNone(yield* poll(q)), "settled: no second pass")
+      assert.isTrue(Option.isNone(yield* takeIfReady(q)), "settled: no second pass")
 
       yield* q.add("a")
       assert.strictEqual(yield* q.take, "a")
@@ -59,7 +59,7 @@ describe("work queue", () => {
       const checked = yield* q.mark
       yield* q.add("a") // a change that came after the check
       yield* q.done("a", checked)
-      assert.deepStrictEqual(yield* poll(q), Option.some("a"))
+      assert.deepStrictEqual(yield* takeIfReady(q), Option.some("a"))
     }))
 
   it.effect("poll takes a ready key at once and marks it in flight; on an empty queue it gives nothing", () =>
@@ -83,12 +83,12 @@ describe("work queue", () => {
       yield* q.addAfter("a", Duration.seconds(2))
       yield* q.addAfter("a", Duration.seconds(30))
       yield* TestClock.adjust(Duration.seconds(1))
-      assert.isTrue(Option.isNone(yield* poll(q)))
+      assert.isTrue(Option.isNone(yield* takeIfReady(q)))
       yield* TestClock.adjust(Duration.seconds(1))
-      assert.deepStrictEqual(yield* poll(q), Option.some("a"))
+      assert.deepStrictEqual(yield* takeIfReady(q), Option.some("a"))
       yield* q.done("a")
       yield* TestClock.adjust(Duration.seconds(60))
-      assert.isTrue(Option.isNone(yield* poll(q)), "the later delays were dropped")
+      assert.isTrue(Option.isNone(yield* takeIfReady(q)), "the later delays were dropped")
     }))
 
   it.effect("failing keys back off exponentially, capped, until forgotten", () =>
@@ -101,7 +101,7 @@ describe("work queue", () => {
       const retryAfter = Effect.gen(function*() {
         yield* q.addRateLimited("a")
         let waited = 0
-        while (Option.isNone(yield* poll(q))) {
+        while (Option.isNone(yield* takeIfReady(q))) {
           yield* TestClock.adjust(Duration.millis(100))
           waited += 100
         }
@@ -156,7 +156,7 @@ describe("work queue", () => {
       yield* q.done("a")
       yield* q.done("b")
       yield* q.add("a")
-      assert.deepStrictEqual(yield* poll(q), Option.some("a"), "later adds are handed out as usual")
+      assert.deepStrictEqual(yield* takeIfReady(q), Option.some("a"), "later adds are handed out as usual")
     }))
 
   it.effect("a worker interrupted while it waits takes no key with it", () =>
@@ -167,6 +167,6 @@ describe("work queue", () => {
       yield* Fiber.interrupt(waiting)
       yield* q.add("b")
       assert.strictEqual(yield* q.depth, 1)
-      assert.deepStrictEqual(yield* poll(q), Option.some("b"))
+      assert.deepStrictEqual(yield* takeIfReady(q), Option.some("b"))
     }))
 })
