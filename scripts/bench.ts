@@ -542,6 +542,7 @@ const converge = async (
       options.onCreated?.(i, api)
     }
   }))
+  const createdMs = Date.now() - started
   const timeout = setTimeout(() => log(`still waiting: ${ready.size}/${count} Ready after ${secs(Date.now() - started)}`), 5 * 60_000)
   await Promise.race([converged, options.running?.then(() => new Promise<never>(() => {})) ?? converged])
   const ms = Date.now() - started
@@ -559,7 +560,7 @@ const converge = async (
   const passesAfter = options.controller !== undefined ? await options.controller.metrics() : undefined
   const passes = passesAfter !== undefined && passesBefore !== undefined ? passesAfter.passes - passesBefore.passes : undefined
   const skipped = passesAfter !== undefined && passesBefore !== undefined ? passesAfter.skipped - passesBefore.skipped : undefined
-  log(`${who}: ${count} Apis Ready after ${secs(ms)}; ${(perApiWrites(requests) / count).toFixed(2)} writes per Api` +
+  log(`${who}: ${count} Apis Ready after ${secs(ms)} (all created after ${secs(createdMs)}); ${(perApiWrites(requests) / count).toFixed(2)} writes per Api` +
     (passes !== undefined ? `, ${(passes / count).toFixed(2)} passes per Api (+ ${((skipped ?? 0) / count).toFixed(2)} echoes skipped)` : ""))
   const own = passesAfter !== undefined && passesBefore !== undefined ? diff(passesAfter.requests, passesBefore.requests) : undefined
   const eventsOf = (m: { readonly requests: Map<string, number> } | undefined) => m?.requests.get("CREATE events") ?? 0
@@ -842,6 +843,7 @@ const main = async () => {
       ["passes per new Api", per(firstCtl.passes ?? 0, SMALL), ...(large !== undefined ? [per(large.run.passes ?? 0, LARGE)] : [])],
       ["  + watch echoes answered from the cache", per(firstCtl.skipped ?? 0, SMALL), ...(large !== undefined ? [per(large.run.skipped ?? 0, LARGE)] : [])],
       ["writes per new Api", per(perApiWrites(firstCtl.requests), SMALL), ...(large !== undefined ? [per(perApiWrites(large.run.requests), LARGE)] : [])],
+      ["Events written by the time all were Ready", String(firstCtl.eventsAtReady ?? 0), ...(large !== undefined ? [String(large.run.eventsAtReady ?? 0)] : [])],
       ["controller CPU per Api", `${((firstCtl.cpuMs.controller ?? 0) / SMALL).toFixed(2)} ms`, ...(large !== undefined ? [`${((large.run.cpuMs.controller ?? 0) / LARGE).toFixed(2)} ms`] : [])],
       ["RSS once converged (peak)", `${MB(at1k!.rss)} (${MB(at1k!.peak)})`, ...(large !== undefined ? [`${MB(large.rss.rss)} (${MB(large.rss.peak)})`] : [])],
       ["RSS after a restart over them", MB(resync1k!.rss), ...(large !== undefined ? [MB(large.resync.rss)] : [])],
