@@ -30,11 +30,13 @@
  * bundle instead of building one), --cpu-prof (profile the controller; prints where its CPU time
  * goes and keeps the .cpuprofile files), --node-options "<flags>" and --node-flags "<flags>"
  * (instead of the Deployment's NODE_OPTIONS and the image's node flags, to compare V8 settings).
- * --auth-backend istio-policy|istio-security (instead of the ConfigMap's auto).
+ * --auth-backend istio-policy|istio-security (instead of the ConfigMap's auto), --plane-dir <dir>
+ * (where the control planes keep etcd's data and logs; default /dev/shm, memory, where it exists),
+ * --allow-busy (measure even with other control planes or benchmarks running; refused otherwise).
  * BENCH_CONTROLLER_LOG=<file> appends the controller's log (stdout) to that file.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { openSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, openSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { Agent, request } from "node:https"
 import { freePort } from "./lib/FreePort.ts"
 import { SourceMap } from "node:module"
@@ -78,6 +80,11 @@ const NODE_OPTIONS = stringOption("node-options")
 const NODE_FLAGS = stringOption("node-flags")
 /** Instead of the ConfigMap's AUTH_BACKEND (auto: istio-security where served): istio-policy is the issue's like-for-like figure. */
 const AUTH_BACKEND = stringOption("auth-backend")
+/**
+ * Where the control planes keep etcd's data and their logs: memory (/dev/shm) where the machine has
+ * it, so the figures are not at the mercy of the disk; `--plane-dir <dir>` for another place.
+ */
+const PLANE_DIR = stringOption("plane-dir") ?? (existsSync("/dev/shm") ? "/dev/shm" : undefined)
 
 const log = (line: string) => console.log(`[bench] ${new Date().toISOString().slice(11, 19)} ${line}`)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -292,6 +299,19 @@ interface ProcStat {
   readonly cpuMs: number
 }
 
+/**
+ * Time some task waited for I/O or CPU since boot, ms (Linux pressure stall information): a run
+ * that takes twice as long with the same CPU per Api was waiting, and this says on what.
+ */
+const stalls = (): { readonly io: number; readonly cpu: number } | undefined => {
+  const some = (resource: string) => Number(/some .*total=(\d+)/.exec(readFileSync(`/proc/pressure/${resource}`, "utf8"))?.[1]) / 1000
+  try {
+    return { io: some("io"), cpu: some("cpu") }
+  } catch {
+    return undefined
+  }
+}
+
 const procStat = (pid: number): ProcStat => {
   const status = readFileSync(`/proc/${pid}/status`, "utf8")
   const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024
@@ -494,6 +514,8 @@ interface Run {
   /** Events the controller had written when the last Api turned Ready (it holds them back while passes wait). */
   readonly eventsAtReady: number | undefined
   readonly cpuMs: { readonly controller?: number; readonly apiserver: number; readonly etcd: number }
+  /** Time some task waited for I/O and for CPU during the run (PSI), where the kernel reports it. */
+  readonly stallMs: { readonly io: number; readonly cpu: number } | undefined
 }
 
 interface Env {
@@ -533,6 +555,7 @@ const converge = async (
   const before = await serverRequests(http)
   const passesBefore = options.controller !== undefined ? await options.controller.metrics() : undefined
   const cpuBefore = { c: options.controller !== undefined ? procStat(options.controller.pid).cpuMs : 0, a: procStat(env.pids.apiserver).cpuMs, e: procStat(env.pids.etcd).cpuMs }
+  const stallsBefore = stalls()
   const started = Date.now()
   let next = 0
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
@@ -546,6 +569,10 @@ const converge = async (
   const timeout = setTimeout(() => log(`still waiting: ${ready.size}/${count} Ready after ${secs(Date.now() - started)}`), 5 * 60_000)
   await Promise.race([converged, options.running?.then(() => new Promise<never>(() => {})) ?? converged])
   const ms = Date.now() - started
+  const stallsAfter = stalls()
+  const stallMs = stallsBefore !== undefined && stallsAfter !== undefined
+    ? { io: stallsAfter.io - stallsBefore.io, cpu: stallsAfter.cpu - stallsBefore.cpu }
+    : undefined
   clearTimeout(timeout)
   const atReady = options.controller !== undefined ? await options.controller.metrics() : undefined
   stopWatch()
@@ -560,12 +587,14 @@ const converge = async (
   const passesAfter = options.controller !== undefined ? await options.controller.metrics() : undefined
   const passes = passesAfter !== undefined && passesBefore !== undefined ? passesAfter.passes - passesBefore.passes : undefined
   const skipped = passesAfter !== undefined && passesBefore !== undefined ? passesAfter.skipped - passesBefore.skipped : undefined
-  log(`${who}: ${count} Apis Ready after ${secs(ms)} (all created after ${secs(createdMs)}); ${(perApiWrites(requests) / count).toFixed(2)} writes per Api` +
+  log(`${who}: ${count} Apis Ready after ${secs(ms)} (all created after ${secs(createdMs)}` +
+    (stallMs !== undefined ? `; waiting on I/O ${secs(stallMs.io)}, on CPU ${secs(stallMs.cpu)}` : "") +
+    `); ${(perApiWrites(requests) / count).toFixed(2)} writes per Api` +
     (passes !== undefined ? `, ${(passes / count).toFixed(2)} passes per Api (+ ${((skipped ?? 0) / count).toFixed(2)} echoes skipped)` : ""))
   const own = passesAfter !== undefined && passesBefore !== undefined ? diff(passesAfter.requests, passesBefore.requests) : undefined
   const eventsOf = (m: { readonly requests: Map<string, number> } | undefined) => m?.requests.get("CREATE events") ?? 0
   const eventsAtReady = atReady !== undefined ? eventsOf(atReady) - eventsOf(passesBefore) : undefined
-  return { who, count, ms, requests, passes, skipped, own, cpuMs, eventsAtReady }
+  return { who, count, ms, requests, passes, skipped, own, cpuMs, eventsAtReady, stallMs }
 }
 
 /** Removes a namespace and everything in it (the namespace controller of kube-controller-manager), and waits until it is gone. */
@@ -640,13 +669,37 @@ const profileSummary = (file: string): Map<string, number> => {
 // ---------------------------------------------------------------------------------------------
 // the run
 
+/**
+ * Other control planes or controllers on this machine: their load would be in every figure (two
+ * cores). A benchmark started while another was still running measured pairs of 3.4 and a median
+ * of 1.60 where the machine alone gave 1.14.
+ */
+const othersRunning = (): ReadonlyArray<string> => {
+  const found: Array<string> = []
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue
+    let cmd: string
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ")
+    } catch {
+      continue // gone meanwhile
+    }
+    if (/(^|\/)(kube-apiserver|etcd) /.test(cmd) || / scripts\/bench\.ts/.test(cmd)) found.push(`${pid} ${cmd.slice(0, 80)}`)
+  }
+  return found
+}
+
 const main = async () => {
+  const others = args.includes("--allow-busy") ? [] : othersRunning()
+  if (others.length > 0) {
+    throw new Error(`other control planes or benchmarks are running; their load would be in the figures (--allow-busy to measure anyway):\n  ${others.join("\n  ")}`)
+  }
   const d = deployed()
   log(`${SMALL} Apis x ${REPEAT} (raw baseline, controller), then ${LARGE || "no"} large run; ${d.workers} workers, ${CONCURRENCY} parallel creates`)
   log(`the controller: node ${d.nodeFlags.join(" ")} <bundle> ${d.args.join(" ")}; NODE_OPTIONS=${d.env["NODE_OPTIONS"] ?? "(none)"}; AUTH_BACKEND=${d.env["AUTH_BACKEND"] ?? "(auto)"}`)
   execFileSync(join(REPO_ROOT, "scripts/build-control-plane.sh"), ["--no-istioctl"], { stdio: ["ignore", "ignore", "inherit"] })
   const work = mkdtempSync(join(tmpdir(), "api-controller-bench-"))
-  let cp = await startControlPlane({ log })
+  let cp = await startControlPlane({ log, ...(PLANE_DIR !== undefined ? { parentDir: PLANE_DIR } : {}) })
   const controllers: Array<Controller> = []
   try {
     const mainJs = MAIN ?? (await bundle(join(work, "dist"))).main
@@ -660,7 +713,7 @@ const main = async () => {
     const freshPlane = async () => {
       for (const c of [...controllers]) await stop(c)
       await cp.stop()
-      cp = await startControlPlane({ log })
+      cp = await startControlPlane({ log, ...(PLANE_DIR !== undefined ? { parentDir: PLANE_DIR } : {}) })
       env = { http: clientFor(cp.kubeconfigPath, CONCURRENCY), pids: cp.pids }
       rawHttp = clientFor(cp.kubeconfigPath, d.workers)
     }
@@ -805,6 +858,7 @@ const main = async () => {
       ["Events written by the time all were Ready", "-", runsOf(ctls, (r) => r.eventsAtReady ?? 0, (n) => n.toFixed(0)), ""],
       ["controller CPU per Api", "-", runsOf(ctls, (r) => (r.cpuMs.controller ?? 0) / r.count, (n) => `${n.toFixed(2)} ms`), ""],
       ["kube-apiserver CPU per Api", runsOf(raws, (r) => r.cpuMs.apiserver / r.count, (n) => `${n.toFixed(2)} ms`), runsOf(ctls, (r) => r.cpuMs.apiserver / r.count, (n) => `${n.toFixed(2)} ms`), ""],
+      ["some task waiting on I/O during the run (PSI)", runsOf(raws, (r) => r.stallMs?.io ?? NaN, secs), runsOf(ctls, (r) => r.stallMs?.io ?? NaN, secs), ""],
       ["etcd CPU per Api", runsOf(raws, (r) => r.cpuMs.etcd / r.count, (n) => `${n.toFixed(2)} ms`), runsOf(ctls, (r) => r.cpuMs.etcd / r.count, (n) => `${n.toFixed(2)} ms`), ""]
     ]))
 

@@ -58,6 +58,8 @@ export interface ControlPlaneOptions {
   readonly log?: (line: string) => void
   /** Leave the work dir (logs, certs, etcd data) in place after `stop()`, for debugging. */
   readonly keepWorkDir?: boolean
+  /** Where the work dir is made; default the system's temporary directory. */
+  readonly parentDir?: string
 }
 
 export interface ControlPlaneTimings {
@@ -379,7 +381,7 @@ export const startControlPlane = async (options: ControlPlaneOptions = {}): Prom
     if (!existsSync(b)) throw new ControlPlaneError(`${b} is missing: run scripts/build-control-plane.sh first`)
   }
 
-  const workDir = mkdtempSync(join(tmpdir(), "api-controller-cp-"))
+  const workDir = mkdtempSync(join(options.parentDir ?? tmpdir(), "api-controller-cp-"))
   const tracked: Tracked = { children: [], workDir, keepWorkDir: options.keepWorkDir ?? false }
   installHooks()
   live.add(tracked)
