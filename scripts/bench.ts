@@ -675,9 +675,20 @@ const profileSummary = (file: string): Map<string, number> => {
  * of 1.60 where the machine alone gave 1.14.
  */
 const othersRunning = (): ReadonlyArray<string> => {
+  // This benchmark and what started it (npm, sh, tsx) are not others.
+  const ours = new Set<number>()
+  for (let pid = process.pid; pid > 1 && !ours.has(pid);) {
+    ours.add(pid)
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+      pid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+    } catch {
+      break
+    }
+  }
   const found: Array<string> = []
   for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue
+    if (!/^\d+$/.test(pid) || ours.has(Number(pid))) continue
     let cmd: string
     try {
       cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ")
