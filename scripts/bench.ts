@@ -31,12 +31,12 @@
  * goes and keeps the .cpuprofile files), --node-options "<flags>" and --node-flags "<flags>"
  * (instead of the Deployment's NODE_OPTIONS and the image's node flags, to compare V8 settings).
  * --auth-backend istio-policy|istio-security (instead of the ConfigMap's auto), --plane-dir <dir>
- * (where the control planes keep etcd's data and logs; default /dev/shm, memory, where it exists),
+ * (where the control planes keep etcd's data and logs; default /dev/shm, memory, with 2 GiB free there),
  * --allow-busy (measure even with other control planes or benchmarks running; refused otherwise).
  * BENCH_CONTROLLER_LOG=<file> appends the controller's log (stdout) to that file.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { existsSync, openSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { openSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from "node:fs"
 import { Agent, request } from "node:https"
 import { freePort } from "./lib/FreePort.ts"
 import { SourceMap } from "node:module"
@@ -82,9 +82,17 @@ const NODE_FLAGS = stringOption("node-flags")
 const AUTH_BACKEND = stringOption("auth-backend")
 /**
  * Where the control planes keep etcd's data and their logs: memory (/dev/shm) where the machine has
- * it, so the figures are not at the mercy of the disk; `--plane-dir <dir>` for another place.
+ * room there (a container's is often 64 MB; 10,000 Apis need a few hundred), so the figures are not
+ * at the mercy of the disk; else the temporary directory. `--plane-dir <dir>` for another place.
  */
-const PLANE_DIR = stringOption("plane-dir") ?? (existsSync("/dev/shm") ? "/dev/shm" : undefined)
+const PLANE_DIR = stringOption("plane-dir") ?? (() => {
+  try {
+    const shm = statfsSync("/dev/shm")
+    return shm.bavail * shm.bsize >= 2 * 1024 ** 3 ? "/dev/shm" : undefined
+  } catch {
+    return undefined // no /dev/shm
+  }
+})()
 
 const log = (line: string) => console.log(`[bench] ${new Date().toISOString().slice(11, 19)} ${line}`)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -670,7 +678,7 @@ const profileSummary = (file: string): Map<string, number> => {
 // the run
 
 /**
- * Other control planes or controllers on this machine: their load would be in every figure (two
+ * Other control planes or benchmarks on this machine: their load would be in every figure (two
  * cores). A benchmark started while another was still running measured pairs of 3.4 and a median
  * of 1.60 where the machine alone gave 1.14.
  */
