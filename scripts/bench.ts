@@ -877,8 +877,11 @@ const main = async () => {
       ["Events written by the time all were Ready", "-", runsOf(ctls, (r) => r.eventsAtReady ?? 0, (n) => n.toFixed(0)), ""],
       ["controller CPU per Api", "-", runsOf(ctls, (r) => (r.cpuMs.controller ?? 0) / r.count, (n) => `${n.toFixed(2)} ms`), ""],
       ["kube-apiserver CPU per Api", runsOf(raws, (r) => r.cpuMs.apiserver / r.count, (n) => `${n.toFixed(2)} ms`), runsOf(ctls, (r) => r.cpuMs.apiserver / r.count, (n) => `${n.toFixed(2)} ms`), ""],
-      ["some task waiting on I/O during the run (PSI)", runsOf(raws, (r) => r.stallMs?.io ?? NaN, secs), runsOf(ctls, (r) => r.stallMs?.io ?? NaN, secs), ""],
-      ["etcd CPU per Api", runsOf(raws, (r) => r.cpuMs.etcd / r.count, (n) => `${n.toFixed(2)} ms`), runsOf(ctls, (r) => r.cpuMs.etcd / r.count, (n) => `${n.toFixed(2)} ms`), ""]
+      ["etcd CPU per Api", runsOf(raws, (r) => r.cpuMs.etcd / r.count, (n) => `${n.toFixed(2)} ms`), runsOf(ctls, (r) => r.cpuMs.etcd / r.count, (n) => `${n.toFixed(2)} ms`), ""],
+      // Where the kernel keeps no pressure figures (no PSI), the row says so rather than print NaN.
+      ...(raws.every((r) => r.stallMs !== undefined) && ctls.every((r) => r.stallMs !== undefined)
+        ? [["some task waiting on I/O during the run (PSI)", runsOf(raws, (r) => r.stallMs!.io, secs), runsOf(ctls, (r) => r.stallMs!.io, secs), ""]]
+        : [["some task waiting on I/O during the run (PSI)", "not reported by this kernel", "", ""]])
     ]))
 
     const firstCtl = ctls[0]!
