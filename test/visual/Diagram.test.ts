@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { type AnyStateMachine, assign, setup, transition } from "xstate"
 import {
@@ -279,6 +279,38 @@ describe("committed lifecycle docs", () => {
       )
     })
   }
+})
+
+/**
+ * What the lifecycle generator writes looks like this: its name (`lifecycle.md`, `lifecycle-*.svg`),
+ * the class its SVGs carry, or the note its Markdown opens with.
+ */
+const looksGenerated = (path: string, text: string) =>
+  /(^|\/)lifecycle[-.][^/]*$/.test(path) || text.includes(`class="lifecycle"`) || text.includes(writeDocsCommand)
+
+/** Every file under docs/, relative to the repository root. */
+const docsFiles = (dir = "docs"): ReadonlyArray<string> =>
+  readdirSync(join(repoRoot, dir), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? docsFiles(`${dir}/${e.name}`) : [`${dir}/${e.name}`]
+  )
+
+describe("no orphaned lifecycle docs", () => {
+  it("every file in docs/ that looks generated from the machines is one the generator writes today", () => {
+    const generated = new Set(lifecycleDocs().map((f) => f.path))
+    const orphans = docsFiles().filter((path) =>
+      !generated.has(path) && looksGenerated(path, readFileSync(join(repoRoot, path), "latin1"))
+    )
+    assert.deepStrictEqual(orphans, [], `left behind by a machine that was renamed or removed: delete them (the generator is ${writeDocsCommand})`)
+  })
+
+  it("the check recognises the generator's own files, and not other docs", () => {
+    const [markdown, svg] = lifecycleDocs()
+    assert.isTrue(looksGenerated("docs/some.md", markdown!.content), "the Markdown, by its note")
+    assert.isTrue(looksGenerated("docs/other.svg", svg!.content), "an SVG, by its class")
+    assert.isTrue(looksGenerated("docs/lifecycle-policy.svg", "<svg/>"), "by name")
+    assert.isFalse(looksGenerated("docs/architecture.md", "# Architecture\n\nsee docs/lifecycle.md"))
+    assert.isFalse(looksGenerated("docs/web-view.png", "\x89PNG"))
+  })
 })
 
 describe("machine catalog", () => {
