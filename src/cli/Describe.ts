@@ -2,7 +2,7 @@
  * `api-controller describe <namespace>/<name>`: one Api's lifecycle in a terminal. Reads the Api,
  * the VirtualService and the authentication children (of either backend) named after it, and the
  * Events on it, straight from the API server (no controller needed), and prints
- * src/visual/Describe.ts's `describeText`, with the authentication backend the cluster serves.
+ * `describeText` (DescribeText.ts), with the authentication backend the cluster serves.
  */
 import { Clock, Console, Data, Effect, Option } from "effect"
 import { Argument, Flag } from "effect/cli"
@@ -11,7 +11,7 @@ import { KubeApi, orAbsent } from "../k8s/KubeApi.ts"
 import { KubeApiLive } from "../k8s/KubeApiLive.ts"
 import { ALL_AUTHENTICATION_KINDS, BACKENDS } from "../controller/Settings.ts"
 import { DNS_LABEL, DNS_SUBDOMAIN } from "../domain/Names.ts"
-import { describeText, terminalSafe } from "../visual/Describe.ts"
+import { describeText, terminalSafe } from "./DescribeText.ts"
 
 /** What AUTH_BACKEND=auto picks on this cluster, from the kinds it serves (SPEC 10). */
 const discoveredBackend = (served: ReadonlyArray<ResourceKind>): string => {

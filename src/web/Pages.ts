@@ -9,16 +9,16 @@
  * an EventSource on the page's stream and swaps in each fragment the server sends, so the page
  * follows the cluster without a reload.
  */
-import { catalog, MACHINE_NAMES } from "../../machines/Catalog.ts"
 import type { KubeObject } from "../domain/Kube.ts"
 import {
   type ApiView,
   apiView,
   childView,
+  machineColumns,
   type MachineView,
   timelineOf,
   transitionText
-} from "../visual/Describe.ts"
+} from "../visual/ApiView.ts"
 import { findMachine, toSvg } from "../visual/Diagram.ts"
 
 /** HTML text and attribute escaping. */
@@ -126,10 +126,10 @@ ${fragment}
 // pieces
 
 const codeBadge = (m: MachineView): string => {
-  // No authenticationStatus: authentication is off and nothing of it exists.
-  const off = m.code === undefined && m.machine === "authentication"
+  // A state that leaves its status field out (authentication Disabled): off, nothing of it exists.
+  const off = m.off
   return `<span class="badge code-${m.code ?? "none"}" data-machine="${esc(m.machine)}" data-state="${esc(m.state)}" data-code="${esc(m.code ?? "")}"${
-    off ? ` title="authentication off: ${esc(m.statusField)} not reported"` : ""
+    off ? ` title="${esc(m.machine)} off: ${esc(m.statusField)} not reported"` : ""
   }>${off ? "off" : esc(m.state)}${m.code !== undefined ? ` (${m.code})` : ""}</span>`
 }
 
@@ -141,14 +141,10 @@ const readyBadge = (v: ApiView): string => {
   }</span>`
 }
 
-const machineTitles: Readonly<Record<string, string>> = Object.fromEntries(
-  MACHINE_NAMES.map((n) => [n, catalog[n].subject.charAt(0).toUpperCase() + catalog[n].subject.slice(1)])
-)
-
 // ---------------------------------------------------------------------------------------------
 // the list
 
-/** The Apis, sorted by namespace and name, with their three machines and Ready. */
+/** The Apis, sorted by namespace and name, with a column per machine (the catalog's, in its order) and Ready. */
 export const listFragment = (apis: ReadonlyArray<KubeObject>, options: { readonly synced: boolean }): string => {
   const views = apis.map(apiView).sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name))
   const heading = `<h1>Apis <span class="muted" id="count">${views.length}</span>${
@@ -170,7 +166,9 @@ export const listFragment = (apis: ReadonlyArray<KubeObject>, options: { readonl
   })
   return `${heading}
 <table id="apis">
-<thead><tr><th>Api</th><th>Hostname</th><th>Service</th><th>Validation</th><th>VirtualService</th><th>Policy</th><th>Ready</th></tr></thead>
+<thead><tr><th>Api</th><th>Hostname</th><th>Service</th>${
+    machineColumns.map((c) => `<th data-machine="${esc(c.machine)}">${esc(c.title)}</th>`).join("")
+  }<th>Ready</th></tr></thead>
 <tbody>
 ${rows.join("\n")}
 </tbody>
@@ -197,7 +195,7 @@ const machineCard = (m: MachineView): string => {
   const entry = findMachine(m.machine)
   const svg = entry !== undefined ? toSvg(entry, { highlight: m.state, title: null }) : ""
   return `<section class="machine" data-machine="${esc(m.machine)}">
-<h3>${esc(machineTitles[m.machine] ?? m.machine)} ${codeBadge(m)} <span class="muted mono">${esc(m.statusField)}</span></h3>
+<h3>${esc(m.title)} ${codeBadge(m)} <span class="muted mono">${esc(m.statusField)}</span></h3>
 ${m.lastError !== undefined ? `<div class="error">${esc(m.lastError)}</div>` : ""}
 <div class="diagram">${svg}</div>
 </section>`
@@ -232,14 +230,14 @@ ${v.machines.map(machineCard).join("\n")}
 <h2>Children</h2>
 ${
     children.length === 0
-      ? `<div class="empty" id="no-children">No VirtualService or Policy named ${esc(input.name)} in ${esc(input.namespace)}.</div>`
+      ? `<div class="empty" id="no-children">No children named ${esc(input.name)} in ${esc(input.namespace)}.</div>`
       : `<table id="children"><thead><tr><th>Kind</th><th>Name</th><th>UID</th><th>Resource version</th><th>Owner</th><th>Hosts / origins</th></tr></thead><tbody>
 ${
         children.map((c) =>
           `<tr class="child" data-kind="${esc(c.kind)}"><td>${esc(c.kind)}</td><td class="mono">${esc(c.name)}</td><td class="mono">${esc(c.uid ?? "")}</td><td class="mono">${
             esc(c.resourceVersion ?? "")
           }</td><td>${c.owned ? "this Api" : `<span class="badge code-3">not this Api</span>`}</td><td class="mono">${
-            esc(c.kind === "VirtualService" ? c.hosts.join(", ") : c.origins.join(", "))
+            esc([...c.hosts, ...c.origins].join(", "))
           }</td></tr>`
         ).join("\n")
       }

@@ -2,7 +2,7 @@
  * The live web view (issue 6), served by the controller on a port of its own when asked
  * (`api-controller run --web-port 8090`; bound to 127.0.0.1 unless `--web-host` says otherwise):
  *
- *   GET /                           every Api with its three machine states and Ready
+ *   GET /                           every Api with its machines' states (src/visual/ApiView.ts) and Ready
  *   GET /events                     server-sent events: the list again whenever an Api changes
  *   GET /apis/<namespace>/<name>    one Api: the machine diagrams with the current states
  *                                   highlighted, the children, the timeline

@@ -265,6 +265,22 @@ describe("web pages", () => {
     }
   })
 
+  it("the list heads a column per machine of the catalog, and each cell shows the machine its heading names", () => {
+    const api = apiObject("shop", "orders", { service: { name: "orders", port: 80 }, hostname: "orders" })
+    // Validation Valid (2), authentication off, VirtualService HostnameOccupied (4): no two alike.
+    const blocked = { ...api, metadata: { ...api.metadata, uid: "u" }, status: { validationStatus: 2, virtualService: { code: 4 } } }
+    const html = listFragment([blocked], { synced: true })
+    const headings = [...html.matchAll(/<th(?: data-machine="([^"]*)")?>([^<]*)<\/th>/g)].map((m) => ({ machine: m[1], text: m[2] }))
+    assert.deepStrictEqual(headings.map((h) => h.text), ["Api", "Hostname", "Service", "Validation", "Authentication", "VirtualService", "Ready"])
+    const row = html.slice(html.indexOf("<tr class=\"api\""))
+    const cells = [...row.matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((m) => m[1]!.replace(/<[^>]*>/g, ""))
+    assert.strictEqual(cells.length, headings.length)
+    const under = (heading: string) => cells[headings.findIndex((h) => h.text === heading)]
+    assert.strictEqual(under("Validation"), "Valid (2)")
+    assert.strictEqual(under("Authentication"), "off")
+    assert.strictEqual(under("VirtualService"), "HostnameOccupied (4)")
+  })
+
   it("an update is one server-sent event whose data is one line", () => {
     const event = sseUpdate("<p>a\nb</p>\r\n")
     assert.match(event, /^event: update\ndata: [^\n]*\n\n$/)
