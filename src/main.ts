@@ -9,7 +9,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Console, Effect } from "effect"
 import { Command } from "effect/cli"
 import { describeFlags, runDescribe } from "./cli/Describe.ts"
-import { diagramFlags, runDiagram } from "./cli/Diagram.ts"
+import { diagramCommand } from "./cli/Diagram.ts"
 import { runController, runFlags } from "./cli/Run.ts"
 
 const run = Command.make("run", runFlags, runController).pipe(
@@ -34,20 +34,9 @@ const describe = Command.make("describe", describeFlags, runDescribe).pipe(
   Command.withExamples([{ command: "api-controller describe shop/orders", description: "The Api orders in namespace shop" }])
 )
 
-const diagram = Command.make("diagram", diagramFlags, runDiagram).pipe(
-  Command.withDescription("Print the lifecycle machines, drawn from their definitions in machines/: states with their status codes, events, guards."),
-  Command.withExamples([
-    { command: "api-controller diagram", description: "All three machines as Mermaid" },
-    {
-      command: "api-controller diagram --format svg --machine virtualService --highlight HostnameOccupied > vs.svg",
-      description: "One machine as SVG, one state highlighted"
-    }
-  ])
-)
-
 const root = Command.make("api-controller").pipe(
   Command.withDescription("Expose Services outside the cluster with Istio, from small Api resources (gateway.kyma-project.io/v1alpha2)."),
-  Command.withSubcommands([run, describe, diagram])
+  Command.withSubcommands([run, describe, diagramCommand])
 )
 
 root.pipe(

@@ -15,13 +15,13 @@ import { checkHighlight, edgesOf, graphOf, type MachineEntry, stateLabel, transi
 import { palette, type RenderOptions, toSvg } from "./Svg.ts"
 
 export {
+  catalogView,
   checkHighlight,
   codeMeanings,
   edgesOf,
   expandTransitions,
   findMachine,
   graphOf,
-  machineCatalog,
   stateLabel,
   transitionLabel
 } from "./MachineGraph.ts"

@@ -1,18 +1,11 @@
 /**
  * The generated lifecycle docs (issue 6): `docs/lifecycle.md` (what each machine drives, the status
  * codes, one Mermaid diagram and one state table per machine) and `docs/lifecycle-<machine>.svg`.
- * Pure: returns file contents; scripts/diagram.ts writes them, test/visual checks the committed
- * ones still match.
+ * Pure: returns file contents; scripts/diagram.ts (`npm run diagrams`) writes them and
+ * `api-controller diagram --out` writes diagram files, test/visual checks the committed docs still match.
  */
 import { diagramExtension, type DiagramFormat, renderDiagram, type RenderOptions, toMermaid, toSvg } from "./Diagram.ts"
-import {
-  codeMeanings,
-  graphOf,
-  type GraphTransition,
-  machineCatalog,
-  type MachineEntry,
-  transitionLabel
-} from "./MachineGraph.ts"
+import { catalogView, codeMeanings, graphOf, type GraphTransition, type MachineEntry, transitionLabel } from "./MachineGraph.ts"
 
 export interface GeneratedFile {
   /** Relative to the repository root (docs) or to the chosen output directory (diagrams). */
@@ -53,7 +46,7 @@ const rulesOf = (entry: MachineEntry): ReadonlyArray<string> => {
 }
 
 /** The text of docs/lifecycle.md. */
-export const lifecycleMarkdown = (catalog: ReadonlyArray<MachineEntry> = machineCatalog): string => {
+export const lifecycleMarkdown = (entries: ReadonlyArray<MachineEntry> = catalogView): string => {
   const meaningOf = new Map(codeMeanings.map((c) => [c.code, c.meaning]))
   const out: Array<string> = [
     "# Lifecycle of an Api",
@@ -71,7 +64,7 @@ export const lifecycleMarkdown = (catalog: ReadonlyArray<MachineEntry> = machine
     "",
     "| Machine | Drives | About | Defined in |",
     "| --- | --- | --- | --- |",
-    ...catalog.map((e) => `| [${e.name}](#${e.name.toLowerCase()}) | ${code(e.statusField)} | ${cell(e.summary)} | ${code(e.source)} |`),
+    ...entries.map((e) => `| [${e.name}](#${e.name.toLowerCase()}) | ${code(e.statusField)} | ${cell(e.summary)} | ${code(e.source)} |`),
     "",
     "## Status codes",
     "",
@@ -90,10 +83,10 @@ export const lifecycleMarkdown = (catalog: ReadonlyArray<MachineEntry> = machine
     "  `lastError` or `resource` are not drawn.",
     "- *any state* (dashed) stands for every state: the machine handles these events at its root, so they are",
     "  taken from whichever state it is in (a state's own transitions for the same event are tried first).",
-    `- The same diagrams as standalone SVG: ${catalog.map((e) => `[${e.name}](${lifecycleSvgPath(e).slice("docs/".length)})`).join(", ")}.`,
+    `- The same diagrams as standalone SVG: ${entries.map((e) => `[${e.name}](${lifecycleSvgPath(e).slice("docs/".length)})`).join(", ")}.`,
     ""
   ]
-  for (const entry of catalog) {
+  for (const entry of entries) {
     const graph = graphOf(entry)
     out.push(
       `## ${entry.name}`,
@@ -122,15 +115,15 @@ export const lifecycleMarkdown = (catalog: ReadonlyArray<MachineEntry> = machine
 }
 
 /** Every generated docs file, paths relative to the repository root. */
-export const lifecycleDocs = (catalog: ReadonlyArray<MachineEntry> = machineCatalog): ReadonlyArray<GeneratedFile> => [
-  { path: lifecycleMarkdownPath, content: lifecycleMarkdown(catalog) },
-  ...catalog.map((entry) => ({ path: lifecycleSvgPath(entry), content: toSvg(entry) }))
+export const lifecycleDocs = (entries: ReadonlyArray<MachineEntry> = catalogView): ReadonlyArray<GeneratedFile> => [
+  { path: lifecycleMarkdownPath, content: lifecycleMarkdown(entries) },
+  ...entries.map((entry) => ({ path: lifecycleSvgPath(entry), content: toSvg(entry) }))
 ]
 
 /** One diagram file per machine (`<name>.<ext>`), for writing into an output directory. */
 export const diagramFiles = (
   format: DiagramFormat,
-  entries: ReadonlyArray<MachineEntry> = machineCatalog,
+  entries: ReadonlyArray<MachineEntry> = catalogView,
   options: RenderOptions = {}
 ): ReadonlyArray<GeneratedFile> =>
   entries.map((entry) => ({ path: `${entry.name}.${diagramExtension[format]}`, content: renderDiagram(entry, format, options) }))
@@ -143,7 +136,7 @@ const commentPrefix: Readonly<Record<DiagramFormat, string | null>> = { mermaid:
  */
 export const diagramText = (
   format: DiagramFormat,
-  entries: ReadonlyArray<MachineEntry> = machineCatalog,
+  entries: ReadonlyArray<MachineEntry> = catalogView,
   options: RenderOptions = {}
 ): string => {
   const prefix = commentPrefix[format]

@@ -18,7 +18,7 @@ import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition } from "xst
 import { catalog, codeOf, isTransient, MACHINE_NAMES, type MachineName, storedStates } from "../../machines/Catalog.ts"
 
 // ---------------------------------------------------------------------------------------------
-// catalog
+// the catalog as the renderers read it
 
 export interface MachineEntry {
   /** Short name used on the command line and in file names: `validation`, `authentication`, `virtualService`. */
@@ -43,12 +43,15 @@ const entryOf = (name: MachineName): MachineEntry => ({
   summary: catalog[name].summary
 })
 
-/** The machines of machines/Catalog.ts, as the renderers read them. */
-export const machineCatalog: ReadonlyArray<MachineEntry> = MACHINE_NAMES.map(entryOf)
+/**
+ * A view of machines/Catalog.ts (the one catalog): its machines, in its order, with what the
+ * renderers need of each (the codes of the stored states resolved from the states' meta).
+ */
+export const catalogView: ReadonlyArray<MachineEntry> = MACHINE_NAMES.map(entryOf)
 
-/** The catalog entry with the given name, or undefined. */
+/** The machine with the given name, or undefined. */
 export const findMachine = (name: string): MachineEntry | undefined =>
-  machineCatalog.find((entry) => entry.name === name)
+  catalogView.find((entry) => entry.name === name)
 
 /** Status codes and what they mean (SPEC 3). */
 export const codeMeanings: ReadonlyArray<{ readonly code: number; readonly meaning: string }> = [
