@@ -1,13 +1,13 @@
 /**
- * Memory under churn: 1,000 Apis created, converged and deleted, three times, against the
- * controller bundle in a process of its own. After each round (every Api gone, the controller
- * idle for a few seconds) its RSS is read; rounds two and three must stay within 15% of round
- * one: what a round leaves behind (caches, queue state, per-Api maps, timers) must not pile up.
+ * Churn: Apis created, converged and deleted, round after round, against the controller bundle
+ * in a process of its own (with the Deployment's NODE_OPTIONS). Every round converges, and its
+ * deletion leaves no Api and no child behind; the controller logs no uncaught error.
  *
- * The bundle runs with the Deployment's NODE_OPTIONS. Without a heap cap, V8 sizes its heap from
- * the machine (4 GiB here) and lets garbage grow the RSS by ~80 MiB per round before collecting
- * it; with the cap the same rounds stay flat, and forced collections in-process show the heap
- * itself does not grow (no leak, just late collection).
+ * Memory across the rounds is a measurement, not a verdict: soak runs (`npm run test:soak`:
+ * 1,000 Apis, three rounds) print the RSS each round leaves once idle, with V8's heap beside it,
+ * and judge nothing, since RSS on a shared two-core machine moves with when V8 last collected.
+ * Without a heap cap V8 sizes its heap from the machine (4 GiB here) and let the RSS grow by
+ * ~80 MiB per round before collecting; the Deployment's cap is pinned by test/deploy/Manifests.test.ts.
  */
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { Kinds } from "../../src/domain/Kube.ts"
@@ -17,10 +17,10 @@ import type { ControllerProcess } from "./support/ControllerProcess.ts"
 import { metricSum, uncaughtErrors } from "./support/ControllerProcess.ts"
 import { figureOf, report, snapshot } from "./support/Figures.ts"
 import { convergeFresh, names, plainApi, sleep, startWorld, type World } from "./support/Scenario.ts"
+import { Sizes, SOAK } from "./support/Sizes.ts"
 
-// CHURN_APIS=100 for a quick local run.
-const COUNT = Number(process.env["CHURN_APIS"] ?? 1000)
-const ROUNDS = 3
+const COUNT = Sizes.churnApis
+const ROUNDS = Sizes.churnRounds
 const MiB = 2 ** 20
 
 let w: World
@@ -38,7 +38,7 @@ afterAll(async () => {
   await w?.stop()
 })
 
-/** Until the queue has been empty for `quietMs` (from /metrics). */
+/** Until the queue has been empty for `quietMs` (from /metrics): only to read memory at rest. */
 const idle = async (quietMs = 3_000) => {
   let since: number | undefined
   for (;;) {
@@ -68,11 +68,19 @@ const settledRss = async () => {
   return { first, lowest }
 }
 
-describe("memory under churn", () => {
-  it(`${COUNT} Apis created and deleted ${ROUNDS} times: RSS after rounds 2 and 3 within 15% of round 1`, async () => {
-    const rss: Array<number> = []
-    const firstReadings: Array<number> = []
-    const heap: Array<string> = []
+/** What the controller's process holds once a round is over (soak runs only). */
+const memoryAtRest = async () => {
+  await idle()
+  const settled = await settledRss()
+  // What V8 holds of it (the controller's /metrics): live heap, and the young generation.
+  const m = await c.metrics()
+  const mib = (area: string) => (metricSum(m, MetricNames.memoryBytes, new RegExp(`area="${area}"`)) / MiB).toFixed(0)
+  return { ...settled, heap: `${mib("heap_used")}/${mib("young_generation")}` }
+}
+
+describe("churn", () => {
+  it(`${COUNT} Apis created and deleted ${ROUNDS} times: every round converges and leaves no Api or child behind`, async () => {
+    const memory: Array<Awaited<ReturnType<typeof memoryAtRest>>> = []
     const seconds: Array<string> = []
     for (let round = 1; round <= ROUNDS; round++) {
       const ns = `churn-${round}`
@@ -86,40 +94,37 @@ describe("memory under churn", () => {
           await w.client.retry((k) => k.delete(Kinds.Api, ns, name))
         }
       }))
+      // The garbage collector removes the children; until then they are not orphans yet.
       for (;;) {
         const s = await snapshot(w.client)
-        const left = [...s.apis, ...s.virtualServices, ...s.policies].filter((o) => o.metadata.namespace === ns).length
-        if (left === 0) break
-        if (Date.now() - started > 300_000) assert.fail(`round ${round}: ${left} objects still there after 300 s`)
+        const left = [...s.apis, ...s.virtualServices, ...s.policies].filter((o) => o.metadata.namespace === ns)
+        if (left.length === 0) break
+        if (Date.now() - started > 300_000) {
+          assert.fail(`round ${round}: still there 300 s after the deletion: ${left.slice(0, 5).map((o) => `${o.kind} ${o.metadata.name}`).join(", ")}`)
+        }
         await sleep(1_000)
       }
       seconds.push(`${converged.toFixed(0)}+${((Date.now() - started) / 1000).toFixed(0)}`)
-      await idle()
-      const settled = await settledRss()
-      firstReadings.push(settled.first)
-      rss.push(settled.lowest)
-      // What V8 holds of it (the controller's /metrics): live heap, and the young generation.
-      const m = await c.metrics()
-      heap.push(`${(metricSum(m, MetricNames.memoryBytes, /area="heap_used"/) / MiB).toFixed(0)}/${(metricSum(m, MetricNames.memoryBytes, /area="young_generation"/) / MiB).toFixed(0)}`)
+      if (SOAK) memory.push(await memoryAtRest())
     }
-    const ratio = (i: number) => rss[i]! / rss[0]!
     const s = await snapshot(w.client)
+    const mib = (n: number) => (n / MiB).toFixed(0)
+    const figures = SOAK
+      ? {
+        "rss after rounds MiB": memory.map((m) => mib(m.lowest)).join(" / "),
+        "first reading MiB": memory.map((m) => mib(m.first)).join(" / "),
+        "heap used/young gen MiB": memory.map((m) => m.heap).join(" / "),
+        [`round ${ROUNDS} vs 1`]: `${((memory.at(-1)!.lowest / memory[0]!.lowest - 1) * 100).toFixed(1)}%`
+      }
+      : {}
     report(figureOf(`churn: ${COUNT} Apis created and deleted ${ROUNDS} times`, {
       total: 0,
       converged: 0,
       duplicates: [],
       orphans: s.virtualServices.concat(s.policies).filter((o) => (o.metadata.namespace ?? "").startsWith("churn-")).map((o) => o.metadata.name),
       notConverged: []
-    }, undefined, {
-      "rss after rounds MiB": rss.map((r) => (r / MiB).toFixed(0)).join(" / "),
-      "first reading MiB": firstReadings.map((r) => (r / MiB).toFixed(0)).join(" / "),
-      "heap used/young gen MiB": heap.join(" / "),
-      "round 3 vs 1": `${((ratio(ROUNDS - 1) - 1) * 100).toFixed(1)}%`,
-      "converge+delete s": seconds.join(", ")
-    }))
-    for (let i = 1; i < ROUNDS; i++) {
-      assert.isAtMost(ratio(i), 1.15, `RSS after round ${i + 1}: ${(rss[i]! / MiB).toFixed(0)} MiB vs ${(rss[0]! / MiB).toFixed(0)} MiB after round 1`)
-    }
+    }, undefined, { ...figures, "converge+delete s": seconds.join(", ") }))
     assert.deepStrictEqual(uncaughtErrors(c.lines()), [])
+    assert.deepStrictEqual(c.stray(), [])
   })
 })

@@ -3,12 +3,14 @@
  * `--leader-elect`, as the Deployment runs it) in a process of its own:
  *
  *   - kube-apiserver killed, down 10 s, restarted on the same etcd data
- *   - etcd paused (SIGSTOP) 20 s and resumed: the leader loses its Lease and gets it back
+ *   - etcd paused (SIGSTOP) for twice the renew deadline and resumed: the leader loses its Lease
+ *     and gets it back
  *   - a watch that expires: the controller stopped (SIGSTOP) while Apis change, etcd's history is
  *     compacted and kube-apiserver restarts (its watch cache starts over), so every watch resumes
  *     from a resourceVersion that is gone (410) and the controller must relist
  *
- * each while 500 new Apis converge, and while 500 converged Apis sit idle and are then changed.
+ * each while new Apis converge, and while converged Apis sit idle and are then changed (sizes:
+ * support/Sizes.ts).
  * Every scenario ends with every Api converged, no duplicate or orphaned child, nothing stuck, the
  * controller running (or restarted after a clear exit), and /readyz false while it could not work.
  */
@@ -23,17 +25,20 @@ import {
   judge,
   LEADER_ARGS,
   names,
+  RENEW_DEADLINE_MS,
   type ScenarioOutcome,
   sleep,
   startWorld,
   whileConverging,
   type World
 } from "./support/Scenario.ts"
+import { Sizes } from "./support/Sizes.ts"
 
-// FAULT_APIS=50 for a quick local run of the same scenarios.
-const COUNT = Number(process.env["FAULT_APIS"] ?? 500)
+const COUNT = Sizes.apis
 const APISERVER_DOWN_MS = 10_000
-const ETCD_PAUSE_MS = 20_000
+/** Long enough for the leader to give up its Lease (the renew deadline) and then some. */
+const ETCD_PAUSE_MS = 2 * RENEW_DEADLINE_MS
+const PAUSE = `etcd paused ${ETCD_PAUSE_MS / 1000} s`
 
 let w: World
 
@@ -87,7 +92,7 @@ const verdict = async (o: ScenarioOutcome, c: ControllerProcess, options: { read
   assert.deepStrictEqual(problems, [])
 }
 
-describe("control-plane faults while 500 Apis converge", () => {
+describe(`control-plane faults while ${COUNT} Apis converge`, () => {
   const converging = async (
     scenario: string,
     namespace: string,
@@ -109,8 +114,8 @@ describe("control-plane faults while 500 Apis converge", () => {
   it("kube-apiserver killed, down 10 s, restarted on the same etcd data", () =>
     converging("apiserver restart, converging", "cp-restart", () => restartApiserver, true))
 
-  it("etcd paused 20 s: the leader loses its Lease and leads again; every Api changed once more afterwards", () =>
-    converging("etcd paused 20 s, converging", "cp-pause", () => pauseEtcd, true, true))
+  it(`${PAUSE}: the leader loses its Lease and leads again; every Api changed once more afterwards`, () =>
+    converging(`${PAUSE}, converging`, "cp-pause", () => pauseEtcd, true, true))
 
   it("watches expire: controller stopped, Apis changed, history compacted, kube-apiserver restarted", async () => {
     const ns = "cp-expire"
@@ -123,7 +128,7 @@ describe("control-plane faults while 500 Apis converge", () => {
   })
 })
 
-describe("control-plane faults while 500 converged Apis are idle, then changed", () => {
+describe(`control-plane faults while ${COUNT} converged Apis are idle, then changed`, () => {
   const ns = "cp-idle"
   let c: ControllerProcess
 
@@ -140,9 +145,9 @@ describe("control-plane faults while 500 converged Apis are idle, then changed",
     await verdict(o, c, { expectNotReady: true })
   })
 
-  it("etcd paused 20 s; then every Api changed", async () => {
+  it(`${PAUSE}; then every Api changed`, async () => {
     const o = await idleThenChanged(w, c, { namespace: ns, count: COUNT, port: 8082, fault: pauseEtcd })
-    figure("etcd paused 20 s, idle then changed", o, { restarts: c.unexpectedExits().length })
+    figure(`${PAUSE}, idle then changed`, o, { restarts: c.unexpectedExits().length })
     await verdict(o, c, { expectNotReady: true })
   })
 

@@ -2,9 +2,9 @@
  * Controller faults on the real kube-apiserver + etcd, the controller being the production bundle
  * in processes of its own:
  *
- *   - SIGKILL in the middle of converging 500 Apis, then a restart
+ *   - SIGKILL in the middle of converging Apis (sizes: support/Sizes.ts), then a restart
  *   - Apis deleted while the controller is down
- *   - two replicas under leader election, the leader SIGKILLed while 500 Apis converge: the
+ *   - two replicas under leader election, the leader SIGKILLed while Apis converge: the
  *     hand-over time, and no double writes (a child created twice, rewritten, a 409 storm)
  *   - two replicas, the leader SIGSTOPped: the standby takes over, the stopped one comes back
  *     while the new leader works, then the new leader dies and the old one leads again
@@ -25,9 +25,9 @@ import {
   whileConverging,
   type World
 } from "./support/Scenario.ts"
+import { Sizes } from "./support/Sizes.ts"
 
-// FAULT_APIS=50 for a quick local run of the same scenarios.
-const COUNT = Number(process.env["FAULT_APIS"] ?? 500)
+const COUNT = Sizes.apis
 
 let w: World
 
@@ -65,7 +65,7 @@ const lostRaces = async (c: ControllerProcess) => {
 }
 
 describe("controller faults", () => {
-  it("SIGKILL while 500 Apis converge, then a restart", async () => {
+  it(`SIGKILL while ${COUNT} Apis converge, then a restart`, async () => {
     const ns = "ctl-kill"
     const c = await w.controller("killed", LEADER_ARGS)
     await c.start()
@@ -126,7 +126,7 @@ describe("controller faults", () => {
 })
 
 describe("two replicas under leader election", () => {
-  it("the leader SIGKILLed while 500 Apis converge: the standby takes over, no double writes", async () => {
+  it(`the leader SIGKILLed while ${COUNT} Apis converge: the standby takes over, no double writes`, async () => {
     const ns = "ha-kill"
     const a = await w.controller("replica-a", LEADER_ARGS, { POD_NAME: "replica-a" })
     const b = await w.controller("replica-b", LEADER_ARGS, { POD_NAME: "replica-b" })

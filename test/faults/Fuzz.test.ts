@@ -20,9 +20,10 @@ import type { ControllerProcess } from "./support/ControllerProcess.ts"
 import { uncaughtErrors } from "./support/ControllerProcess.ts"
 import { assess, figureOf, notConverged, report, snapshot, waitFor } from "./support/Figures.ts"
 import { startWorld, type World } from "./support/Scenario.ts"
+import { Sizes } from "./support/Sizes.ts"
 
 // FUZZ_APIS / FUZZ_SEED to run another batch.
-const COUNT = Number(process.env["FUZZ_APIS"] ?? 2000)
+const COUNT = Sizes.fuzzApis
 const SEED = Number(process.env["FUZZ_SEED"] ?? 20261130)
 const NS = "fuzz"
 const DOMAIN = "kyma.local"

@@ -14,6 +14,7 @@ import { type Client, makeClient } from "./Cluster.ts"
 import { type ControllerProcess, startController, uncaughtErrors } from "./ControllerProcess.ts"
 import { type FaultPlane, startFaultPlane } from "./FaultPlane.ts"
 import { type Assessment, assess, figureOf, report, sampleReadiness, snapshot, waitFor } from "./Figures.ts"
+import { SOAK } from "./Sizes.ts"
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -71,8 +72,21 @@ export const startWorld = async (label: string): Promise<World> => {
   }
 }
 
+/**
+ * How long a leader keeps trying to renew before it gives up: the Deployment's 10 s in soak runs;
+ * small runs give the bundle shorter lease timings (6 s / 4 s / 1 s), so a fault outlasts the
+ * renew deadline, and a dead leader's Lease runs out, in a third of the time. What the
+ * scenarios check (leadership lost and won back, a hand-over) is the same.
+ */
+export const RENEW_DEADLINE_MS = SOAK ? 10_000 : 4_000
+
 /** The Lease namespace and flags of a controller under leader election. */
-export const LEADER_ARGS = ["--leader-elect", "--leader-election-namespace", "kube-system"] as const
+export const LEADER_ARGS: ReadonlyArray<string> = [
+  "--leader-elect",
+  "--leader-election-namespace",
+  "kube-system",
+  ...(SOAK ? [] : ["--lease-duration", "6s", "--renew-deadline", "4s", "--retry-period", "1s"])
+]
 
 export interface FaultWindow {
   readonly start: number
