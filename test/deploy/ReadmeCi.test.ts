@@ -1,9 +1,11 @@
 /**
  * The README's two opening commands are the whole recipe for a fresh machine, and CI runs the
- * second one and nothing more, so a green CI cannot hide an install step a reader would miss:
+ * second one and then only the soak tier the README's Tests section names, so a green CI cannot
+ * hide an install step a reader would miss:
  *
  * - the README opens with `npm ci && npm start` and `npm ci && npm test`, each an npm script;
- * - `.ci/run` runs the README's test command verbatim, as its last command, and no other npm;
+ * - `.ci/run` runs the README's test command verbatim (its failure ends the script), then
+ *   `npm run test:soak`, last, and no other npm;
  * - `.ci/run` installs nothing itself: no Debian packages, no downloads, no global installs.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -31,6 +33,9 @@ const INSTALLS: ReadonlyArray<readonly [RegExp, string]> = [
   [/\bgo\s+install\b/, "a Go binary"]
 ]
 
+/** The soak tier: in CI after the README's test command, and documented in the README's Tests section. */
+const SOAK_COMMAND = "npm run test:soak"
+
 const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8")
 const ciRun = readFileSync(join(REPO_ROOT, ".ci/run"), "utf8")
 const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts
@@ -48,11 +53,17 @@ describe("the README's opening commands and .ci/run", () => {
     }
   })
 
-  it(".ci/run runs exactly the README's test command, last, and no other npm command", () => {
+  it(".ci/run runs exactly the README's test command, stopping if it fails, then the soak tier last, and no other npm command", () => {
     const lines = scriptLines(ciRun)
-    assert.strictEqual(lines.at(-1), commands[1], ".ci/run's last command (its exit status) is the README's test command")
     const npmLines = lines.filter((l) => /\b(npm|npx|vitest|tsx)\b/.test(l))
-    assert.deepStrictEqual(npmLines, [commands[1]], "npm in .ci/run beyond the README's test command")
+    // `set -e` ignores a failure on the left of &&: `|| exit` is what makes it end the script.
+    assert.deepStrictEqual(npmLines, [`${commands[1]} || exit`, SOAK_COMMAND], "npm in .ci/run")
+    assert.strictEqual(lines.at(-1), SOAK_COMMAND, ".ci/run's last command (its exit status) is the soak tier")
+    assert.isDefined(scripts["test:soak"], "test:soak is an npm script")
+  })
+
+  it("the README says how to run the soak tier that CI runs", () => {
+    assert.include(readme, SOAK_COMMAND)
   })
 
   it(".ci/run installs nothing the README's commands do not: no Debian packages, downloads or global installs", () => {
