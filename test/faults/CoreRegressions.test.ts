@@ -1,7 +1,6 @@
 /**
- * Reproductions of two defects of the reconcile core, found on the real server (SPEC 6, revised).
- * They are ordinary tests: they FAIL until the core is fixed (the lead's rewrite of machines/,
- * src/plan/ and the Reconciler), and must pass after it.
+ * Regression tests for two defects of the reconcile core found on the real server (SPEC 6,
+ * revised), fixed by the lifecycle redesign (machines/, src/plan/, the Reconciler):
  *
  *   - never two VirtualServices for one host: 50 pairs of Apis in two namespaces with the same
  *     hostname, created together; the older of each pair holds the host, the other withdraws
@@ -19,7 +18,7 @@ let w: World
 let c: ControllerProcess
 
 beforeAll(async () => {
-  w = await startWorld("core reproductions")
+  w = await startWorld("core regressions")
   c = await w.controller("core")
   await c.start()
 })
@@ -35,7 +34,7 @@ const api = (namespace: string, name: string, spec: Record<string, unknown>): Ku
   spec
 })
 
-describe("reproductions of core defects (fail until the reconcile core is fixed)", () => {
+describe("core defects found on the real server", () => {
   it("50 pairs of Apis in two namespaces with one hostname each, created together: one VirtualService per host", async () => {
     const pairs = 50
     for (const ns of ["race-a", "race-b"]) await w.client.ensureNamespace(ns)
