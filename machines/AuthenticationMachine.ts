@@ -1,13 +1,15 @@
 /**
  * The Api's authentication children (SPEC 2, 4, 10): `status.authenticationStatus`. Which
  * objects they are depends on the backend (a legacy Istio Policy, or RequestAuthentication +
- * AuthorizationPolicy + PeerAuthentication); the machine only knows "ours", "as planned" and
+ * AuthorizationPolicies + PeerAuthentication); the machine only knows "ours", "as planned" and
  * "in the way".
  *
  * Each pass feeds one `OBSERVED`; the guards below pick the state, first match wins. A state
  * that asks for a write is transient: the reconciler runs the intent and feeds the answer back
  * in the same pass. The VirtualService machine is stepped after this one and waits for it
- * (secure before expose, SPEC 5).
+ * (secure before expose, SPEC 5). Removals go the other way: an intent that deletes our
+ * children (`removeAuthentication`) runs only after the VirtualService step, and only once no
+ * VirtualService of ours is left exposing the Service (SPEC 6: the VirtualService goes first).
  */
 import { and, assign, not, or, setup, type StateValueFrom } from "xstate"
 import { boundMessage, type ChildContext, type ResourceRef, type StateMeta, type WriteOutcome } from "./Child.ts"
@@ -16,6 +18,8 @@ import { boundMessage, type ChildContext, type ResourceRef, type StateMeta, type
 export interface AuthenticationFacts {
   /** Validation reached Valid: the plan can be trusted. */
   readonly specUsable: boolean
+  /** An older Api holds the target Service (validation TargetServiceOccupied): ours must go (SPEC 6). */
+  readonly serviceLost: boolean
   /** Another VirtualService holds the Api's hostname: nothing new is created for it. */
   readonly hostnameTaken: boolean
   /** The spec asks for authentication (SPEC 4); false when the spec cannot be read. */
@@ -42,6 +46,7 @@ export const authenticationMachine = setup({
   },
   guards: {
     specBlocked: ({ event }) => event.type === "OBSERVED" && !event.facts.specUsable,
+    serviceLost: ({ event }) => event.type === "OBSERVED" && event.facts.serviceLost,
     hostnameTaken: ({ event }) => event.type === "OBSERVED" && event.facts.hostnameTaken,
     wanted: ({ event }) => event.type === "OBSERVED" && event.facts.wanted,
     ownExists: ({ event }) => event.type === "OBSERVED" && event.facts.own !== null,
@@ -64,7 +69,7 @@ export const authenticationMachine = setup({
       resource: null,
       lastError: ({ event }) => (event.type === "OBSERVED" ? boundMessage(foreignMessage(event.facts.foreign ?? "")) : null)
     }),
-    /** A child being written has no version to report until the server answers. */
+    /** A child being written has no version to report until the server answers; one removed has none at all. */
     forget: assign({ resource: null, lastError: null }),
     recordApplied: assign({ resource: ({ event }) => (event.type === "APPLIED" ? event.resource : null), lastError: null }),
     recordRetry: assign({
@@ -75,7 +80,7 @@ export const authenticationMachine = setup({
     }),
     /** Intent, run by the reconciler: create or update our children to the plan, then remove leftovers. */
     applyAuthentication: () => {},
-    /** Intent, run by the reconciler: remove our children (authentication turned off). */
+    /** Intent, run by the reconciler after the VirtualService step: remove our children (authentication off, or the Service lost). */
     removeAuthentication: () => {}
   }
 }).createMachine({
@@ -85,15 +90,27 @@ export const authenticationMachine = setup({
   on: {
     OBSERVED: [
       {
+        guard: and(["serviceLost", "ownExists", "wanted"]),
+        target: ".Withdrawing",
+        description: "an older Api holds the Service: ours go, after our VirtualService",
+        actions: ["recordOwn", "removeAuthentication"]
+      },
+      {
+        guard: and(["serviceLost", "ownExists"]),
+        target: ".Removing",
+        description: "an older Api holds the Service, and authentication is off: ours go, after our VirtualService",
+        actions: ["recordOwn", "removeAuthentication"]
+      },
+      {
         guard: and([or(["specBlocked", "hostnameTaken"]), "ownExists"]),
         target: ".Created",
-        description: "spec invalid, Service held by an older Api, or hostname taken: keep what exists",
+        description: "spec invalid or hostname taken: keep what exists (the Service is still this Api's)",
         actions: "recordOwn"
       },
       {
         guard: and([or(["specBlocked", "hostnameTaken"]), "wanted"]),
         target: ".NotCreated",
-        description: "blocked, authentication asked for, nothing of ours to keep",
+        description: "blocked (or the Service lost), authentication asked for, nothing of ours left",
         actions: "recordOwn"
       },
       {
@@ -106,7 +123,7 @@ export const authenticationMachine = setup({
         guard: and([not("wanted"), "ownExists"]),
         target: ".Removing",
         description: "authentication turned off",
-        actions: ["forget", "removeAuthentication"]
+        actions: ["recordOwn", "removeAuthentication"]
       },
       { guard: not("wanted"), target: ".Disabled", description: "authentication off, nothing of ours left", actions: "recordOwn" },
       {
@@ -140,7 +157,7 @@ export const authenticationMachine = setup({
       meta: { code: null, readiness: { kind: "ready", note: "exposed without authentication" } } satisfies StateMeta
     },
     NotCreated: {
-      description: "Authentication is asked for, but the spec is blocked and none of our children exist.",
+      description: "Authentication is asked for, but the spec is blocked (or the Service held by an older Api) and none of our children exist.",
       meta: { code: 0, readiness: { kind: "waiting" } } satisfies StateMeta
     },
     Applying: {
@@ -155,8 +172,20 @@ export const authenticationMachine = setup({
         ]
       }
     },
+    Withdrawing: {
+      description: "Deleting our children because an older Api holds the target Service, after our VirtualService is gone (never stored).",
+      meta: { transient: true } satisfies StateMeta,
+      on: {
+        OBSERVED: {},
+        REMOVED: { target: "NotCreated", actions: "forget" },
+        WRITE_FAILED: [
+          { guard: "retryable", target: "InProgress", actions: "recordRetry" },
+          { target: "Error", actions: "recordFailure" }
+        ]
+      }
+    },
     Removing: {
-      description: "Deleting our children after authentication was turned off (never stored).",
+      description: "Deleting our children: authentication turned off, or the target Service lost (never stored).",
       meta: { transient: true } satisfies StateMeta,
       on: {
         OBSERVED: {},
@@ -172,7 +201,7 @@ export const authenticationMachine = setup({
       meta: { code: 1, readiness: { kind: "waiting" } } satisfies StateMeta
     },
     Created: {
-      description: "Our children exist as planned (or, for a blocked Api, as last planned).",
+      description: "Our children exist as planned (or, for an invalid spec or a taken hostname, as last planned).",
       meta: { code: 2, readiness: { kind: "ready", note: "exposed, authentication enforced" } } satisfies StateMeta
     },
     Error: {

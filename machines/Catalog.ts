@@ -10,7 +10,7 @@
  */
 import type { AnyStateMachine, StateValueFrom } from "xstate"
 import { authenticationMachine } from "./AuthenticationMachine.ts"
-import type { ChildContext, Readiness, StateMeta } from "./Child.ts"
+import type { ChildContext, Readiness, StateMeta, Warning } from "./Child.ts"
 import { type ValidationContext, validationMachine } from "./ValidationMachine.ts"
 import { virtualServiceMachine } from "./VirtualServiceMachine.ts"
 
@@ -133,12 +133,41 @@ export const initialStateOf = <N extends MachineName>(machine: N): StateOf<N> =>
 /**
  * The stored state a status code stands for. `undefined` means the field is absent: the state
  * whose code is null if the machine has one, else the initial state. An unknown code is read
- * as the initial state (the next pass rebuilds it).
+ * as the initial state (the next pass rebuilds it). Where two states share a code, the one with
+ * a warning is told apart by its condition: `warnings` holds the condition types status reports
+ * False.
  */
-export const stateForCode = <N extends MachineName>(machine: N, code: number | undefined): StateOf<N> => {
-  const match = infos[machine].find((s) => !("transient" in s.meta) && s.meta.code === (code ?? null))
+export const stateForCode = <N extends MachineName>(
+  machine: N,
+  code: number | undefined,
+  warnings: ReadonlySet<string> = new Set()
+): StateOf<N> => {
+  const matches = infos[machine].filter((s) => !("transient" in s.meta) && s.meta.code === (code ?? null))
+  const warned = (s: StateInfo) => {
+    const w = "transient" in s.meta || s.meta.readiness.kind !== "ready" ? undefined : s.meta.readiness.warning
+    return w !== undefined && warnings.has(w.condition)
+  }
+  const unwarned = (s: StateInfo) =>
+    "transient" in s.meta || s.meta.readiness.kind !== "ready" || s.meta.readiness.warning === undefined
+  const match = matches.find(warned) ?? matches.find(unwarned) ?? matches[0]
   return (match?.name as StateOf<N> | undefined) ?? initialStateOf(machine)
 }
+
+/** The warning a state carries while it is Ready (a condition of its own, a Warning Event on entry). */
+export const warningOf = (machine: MachineName, state: string): Warning | undefined => {
+  const r = readinessOf(machine, state)
+  return r.kind === "ready" ? r.warning : undefined
+}
+
+/** Every warning any state can give, for the status projection, docs and tests. */
+export const warnings: ReadonlyArray<{ readonly machine: MachineName; readonly state: string; readonly warning: Warning }> =
+  MACHINE_NAMES.flatMap((machine) =>
+    infos[machine].flatMap((s) =>
+      !("transient" in s.meta) && s.meta.readiness.kind === "ready" && s.meta.readiness.warning !== undefined
+        ? [{ machine, state: s.name, warning: s.meta.readiness.warning }]
+        : []
+    )
+  )
 
 /** The Ready reasons any state can give, for docs and tests. */
 export const failureReasons: ReadonlyArray<{ readonly machine: MachineName; readonly state: string; readonly reason: string }> =

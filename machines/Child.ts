@@ -37,10 +37,20 @@ export type WriteOutcome =
  * condition's reason (these states are Warnings).
  */
 export type Readiness =
-  | { readonly kind: "ready"; readonly note?: string }
+  | { readonly kind: "ready"; readonly note?: string; readonly warning?: Warning }
   | { readonly kind: "waiting" }
   | { readonly kind: "unknown" }
   | { readonly kind: "failed"; readonly reason: string }
+
+/**
+ * A state that works but deserves a warning: the Api is Ready, and a condition of its own (status
+ * False, with the reason) says what is wrong; entering the state is a Warning Event.
+ */
+export interface Warning {
+  /** The condition type, stated positively as Kubernetes conditions are ("WorkloadIsolated"). */
+  readonly condition: string
+  readonly reason: string
+}
 
 /**
  * Per-state facts, kept on the state node as xstate `meta`. `code` is the status code the state

@@ -1,9 +1,9 @@
 /**
- * Validation of the Api as a whole (SPEC 5, 6, 7): `status.validationStatus`.
+ * Validation of the Api as a whole (SPEC 5, 6, 7, 10): `status.validationStatus`.
  *
- * Every pass observes the spec and the other Apis targeting the same Service, and the guards
- * below pick the state, in order. Validation is level-triggered: an Api fixed by its user, or
- * whose Service is freed, recovers by itself.
+ * Every pass observes the spec, the other Apis targeting the same Service and those whose
+ * Services may select the same pods, and the guards below pick the state, in order. Validation
+ * is level-triggered: an Api fixed by its user, or whose Service is freed, recovers by itself.
  */
 import { assign, setup } from "xstate"
 import { boundMessage, type StateMeta } from "./Child.ts"
@@ -20,6 +20,11 @@ export interface ValidationFacts {
   readonly service: string | null
   /** The older Api (`namespace/name`) that holds the same Service, if any (SPEC 6). */
   readonly serviceHolder: string | null
+  /**
+   * What Istio cannot keep apart between this Api and older ones whose Services may select the
+   * same pods (SPEC 10, isolation), one sentence naming them; null when nothing is shared.
+   */
+  readonly sharing: string | null
 }
 
 export type ValidationEvent = { readonly type: "OBSERVED"; readonly facts: ValidationFacts }
@@ -32,7 +37,8 @@ export const validationMachine = setup({
   },
   guards: {
     specInvalid: ({ event }) => event.facts.problems !== null,
-    serviceTaken: ({ event }) => event.facts.serviceHolder !== null
+    serviceTaken: ({ event }) => event.facts.serviceHolder !== null,
+    workloadShared: ({ event }) => event.facts.sharing !== null
   },
   actions: {
     clearError: assign({ lastError: null }),
@@ -45,6 +51,9 @@ export const validationMachine = setup({
           `service ${event.facts.service ?? "?"} is already exposed by Api ${event.facts.serviceHolder ?? "?"}; ` +
             "only the oldest Api for a service is served"
         )
+    }),
+    recordSharing: assign({
+      lastError: ({ event }) => (event.facts.sharing === null ? null : boundMessage(event.facts.sharing))
     })
   }
 }).createMachine({
@@ -65,6 +74,12 @@ export const validationMachine = setup({
         description: "an older Api in the namespace targets the same Service",
         actions: "recordHolder"
       },
+      {
+        guard: "workloadShared",
+        target: ".Shared",
+        description: "valid, but an older Api's Service may select the same pods in a way Istio applies per pod",
+        actions: "recordSharing"
+      },
       { target: ".Valid", description: "valid, and this Api holds its target Service", actions: "clearError" }
     ]
   },
@@ -76,6 +91,15 @@ export const validationMachine = setup({
     Valid: {
       description: "The spec is valid and this Api holds its target Service.",
       meta: { code: 2, readiness: { kind: "ready" } } satisfies StateMeta
+    },
+    Shared: {
+      description:
+        "Valid and served, but Istio cannot keep it apart from an older Api whose Service may select the same pods " +
+        "(mTLS is per pod; one Api's authentication also applies to the other's requests there): lastError names it.",
+      meta: {
+        code: 2,
+        readiness: { kind: "ready", warning: { condition: "WorkloadIsolated", reason: "WorkloadShared" } }
+      } satisfies StateMeta
     },
     Invalid: {
       description: "The spec breaks a rule (SPEC 7); lastError says which and how to fix it. Existing children keep serving.",

@@ -4,8 +4,9 @@
  * Stepped after the authentication machine, whose resulting state is one of the facts: a
  * VirtualService is never created, changed or reported created for an Api that asks for
  * authentication until its authentication is Created (secure before expose, SPEC 5). The
- * hostname rule comes first: an Api whose host an older VirtualService serves withdraws its
- * own at once (never two of ours for one host, SPEC 6).
+ * conflict rules come first: an Api whose host an older VirtualService serves, or whose Service
+ * an older Api holds, withdraws its own at once (never two of ours for one host, one Api's
+ * children per Service, SPEC 6); its authentication children go after it.
  *
  * Each pass feeds one `OBSERVED`; the guards below pick the state, first match wins. A state
  * that asks for a write is transient: the reconciler runs the intent and feeds the answer back
@@ -19,6 +20,8 @@ import { boundMessage, type ChildContext, type ResourceRef, type StateMeta, type
 export interface VirtualServiceFacts {
   /** Validation reached Valid: the plan can be trusted. */
   readonly specUsable: boolean
+  /** An older Api holds the target Service (validation TargetServiceOccupied): ours must go (SPEC 6). */
+  readonly serviceLost: boolean
   /** The host the Api asks for, when its spec names one. */
   readonly fqdn: string | null
   /** An older VirtualService we do not own that serves the host: `namespace/name`. */
@@ -48,6 +51,7 @@ export const virtualServiceMachine = setup({
     hostnameTaken: ({ event }) => event.type === "OBSERVED" && event.facts.hostHolder !== null,
     ownExists: ({ event }) => event.type === "OBSERVED" && event.facts.own !== null,
     specBlocked: ({ event }) => event.type === "OBSERVED" && !event.facts.specUsable,
+    serviceLost: ({ event }) => event.type === "OBSERVED" && event.facts.serviceLost,
     authenticationRetrying: ({ event }) => event.type === "OBSERVED" && event.facts.authentication === "InProgress",
     authenticationMissing: ({ event }) =>
       event.type === "OBSERVED" && (event.facts.authentication === "NotCreated" || event.facts.authentication === "Error"),
@@ -98,7 +102,7 @@ export const virtualServiceMachine = setup({
     }),
     /** Intent, run by the reconciler: create or update our VirtualService to the plan. */
     applyVirtualService: () => {},
-    /** Intent, run by the reconciler: delete our VirtualService, whose host an older one holds. */
+    /** Intent, run by the reconciler: delete our VirtualService, whose host an older one holds or whose Service an older Api holds. */
     withdrawVirtualService: () => {}
   }
 }).createMachine({
@@ -118,6 +122,12 @@ export const virtualServiceMachine = setup({
         target: ".HostnameOccupied",
         description: "an older VirtualService serves the host and none of ours does: lastError names it",
         actions: "recordHolder"
+      },
+      {
+        guard: and(["serviceLost", "ownExists"]),
+        target: ".Unexposing",
+        description: "an older Api holds the Service: ours goes at once (its authentication children after it)",
+        actions: ["recordOwn", "withdrawVirtualService"]
       },
       {
         guard: and(["specBlocked", not("ownExists")]),
@@ -140,7 +150,7 @@ export const virtualServiceMachine = setup({
       {
         guard: "specBlocked",
         target: ".Created",
-        description: "spec invalid or Service held by an older Api: keep the last good VirtualService serving",
+        description: "spec invalid: keep the last good VirtualService serving",
         actions: "recordOwn"
       },
       {
@@ -183,12 +193,24 @@ export const virtualServiceMachine = setup({
         WRITE_FAILED: { target: "HostnameOccupied", actions: "recordWithdrawFailure" }
       }
     },
+    Unexposing: {
+      description: "Deleting our VirtualService because an older Api holds the target Service (never stored).",
+      meta: { transient: true } satisfies StateMeta,
+      on: {
+        OBSERVED: {},
+        REMOVED: { target: "NotCreated", actions: "forgetResource" },
+        WRITE_FAILED: [
+          { guard: "retryable", target: "InProgress", actions: "recordRetry" },
+          { target: "Error", actions: "recordFailure" }
+        ]
+      }
+    },
     InProgress: {
       description: "Work is outstanding: a write failed and will be retried, or the authentication children are being retried.",
       meta: { code: 1, readiness: { kind: "waiting" } } satisfies StateMeta
     },
     Created: {
-      description: "Our VirtualService exists as planned (or, for a blocked Api, as last planned).",
+      description: "Our VirtualService exists as planned (or, for an invalid spec, as last planned).",
       meta: { code: 2, readiness: { kind: "ready" } } satisfies StateMeta
     },
     Error: {

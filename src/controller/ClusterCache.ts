@@ -7,6 +7,7 @@
  *   host (normalized)        -> VirtualServices serving it, all namespaces   (hostname check)
  *   namespace/service        -> Apis targeting it                            (target-service check)
  *   fqdn                     -> Apis asking for it                           (who to wake when a host frees)
+ *   namespace/label=value    -> Services whose selector has it               (Services that may share pods)
  *
  * Every change is also published, after the store and indexes are updated, for the controller
  * (to enqueue keys) and for the web view.
@@ -18,6 +19,7 @@ import { Context, Effect, Layer, PubSub, type Scope } from "effect"
 import { Kinds, type KubeObject, objectKey, type ResourceKind, splitKey } from "../domain/Kube.ts"
 import type { KubeApi } from "../k8s/KubeApi.ts"
 import { claimsOf, hostsServed, servesHost } from "../plan/Claims.ts"
+import { labelKeysOf, type Selector, selectorOf } from "../plan/Workload.ts"
 import { ClusterView } from "./ClusterView.ts"
 import { type Change, type Informer, makeInformer } from "../k8s/Informer.ts"
 import { Settings } from "./Settings.ts"
@@ -182,6 +184,10 @@ export class ClusterCache extends Context.Service<ClusterCache, {
   readonly apisForHost: (fqdn: string) => ReadonlyArray<string>
   /** Apis in `namespace` targeting `service`. */
   readonly apisForService: (namespace: string, service: string) => ReadonlyArray<string>
+  /** The cached Service, when Services are watched. */
+  readonly service: (namespace: string, name: string) => KubeObject | undefined
+  /** Services (names) in `namespace` whose selector shares a label with `selector`. */
+  readonly servicesSharingLabels: (namespace: string, selector: Selector) => ReadonlyArray<string>
   readonly informers: ReadonlyArray<Informer>
 }>()("api-controller/controller/ClusterCache") {
   /** The cache, and a `ClusterView` that reads from it. */
@@ -195,6 +201,7 @@ export class ClusterCache extends Context.Service<ClusterCache, {
       const vsByHost = new Index()
       const apisByService = new Index()
       const apisByHost = new Index()
+      const servicesByLabel = new Index()
 
       const indexChange = (c: Change) =>
         Effect.suspend(() => {
@@ -206,6 +213,9 @@ export class ClusterCache extends Context.Service<ClusterCache, {
             apisByHost.set(key, claims.fqdn !== undefined ? [claims.fqdn] : [])
           } else if (c.kind === settings.virtualServiceKind) {
             vsByHost.set(key, gone ? [] : hostsServed(c.object))
+          } else if (c.kind === Kinds.Service) {
+            const selector = gone ? undefined : selectorOf(c.object)
+            servicesByLabel.set(key, selector !== undefined ? labelKeysOf(c.object.metadata.namespace ?? "", selector) : [])
           }
           return PubSub.publish(changes, c)
         })
@@ -223,6 +233,13 @@ export class ClusterCache extends Context.Service<ClusterCache, {
       }
       const [apiInformer, vsInformer] = informers as [Informer, Informer, ...Array<Informer>]
       const byKind = new Map(informers.map((i) => [i.kind, i]))
+      const serviceInformer = byKind.get(Kinds.Service)
+
+      const servicesSharingLabels = (namespace: string, selector: Selector): ReadonlyArray<string> => {
+        const keys = new Set<string>()
+        for (const label of labelKeysOf(namespace, selector)) for (const k of servicesByLabel.get(label)) keys.add(k)
+        return [...keys].map((k) => splitKey(k as never).name)
+      }
 
       const synced = Effect.forEach(informers, (i) => i.synced, { discard: true })
 
@@ -234,6 +251,8 @@ export class ClusterCache extends Context.Service<ClusterCache, {
         api: (namespace, name) => apiInformer.get(namespace, name),
         apisForHost: (fqdn) => apisByHost.get(fqdn.toLowerCase()),
         apisForService: (namespace, service) => apisByService.get(objectKey(namespace, service)),
+        service: (namespace, name) => serviceInformer?.get(namespace, name),
+        servicesSharingLabels,
         informers
       })
 
@@ -251,6 +270,15 @@ export class ClusterCache extends Context.Service<ClusterCache, {
           Effect.sync(() => objectsOf(vsInformer, vsByHost.get(fqdn.toLowerCase())).filter((vs) => servesHost(vs, fqdn))),
         apisForService: (namespace, service) =>
           Effect.sync(() => objectsOf(apiInformer, apisByService.get(objectKey(namespace, service)))),
+        neighbours: (namespace, selector) =>
+          Effect.sync(() =>
+            serviceInformer === undefined ? [] : servicesSharingLabels(namespace, selector).flatMap((name) => {
+              const service = serviceInformer.get(namespace, name)
+              return service === undefined
+                ? []
+                : [{ service, apis: objectsOf(apiInformer, apisByService.get(objectKey(namespace, name))) }]
+            })
+          ),
         wrote: (kind, object, by) => byKind.get(kind)?.wrote(object, by) ?? Effect.void
       })
 

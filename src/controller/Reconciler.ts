@@ -23,9 +23,11 @@ import { EventRecorder } from "../k8s/EventRecorder.ts"
 import { KubeApi, type KubeApiError, orAbsent } from "../k8s/KubeApi.ts"
 import type { Observation, ObservedChild } from "../lifecycle/Observation.ts"
 import { type ChildWrite, runPass, type WriteFailure } from "../lifecycle/Pass.ts"
+import { childName } from "../plan/AuthenticationBackend.ts"
 import { claimsOf, servesHost } from "../plan/Claims.ts"
+import { selectorOf } from "../plan/Workload.ts"
 import { ClusterView } from "./ClusterView.ts"
-import { Settings } from "./Settings.ts"
+import { observedSlots, Settings } from "./Settings.ts"
 
 /** What the queue should do with the key after a successful pass. */
 export type PassResult =
@@ -77,7 +79,8 @@ const stampsOf = (obs: World & { readonly api: KubeObject }): string =>
     obs.authentication.map((c) => stamp(c.object)).sort().join(","),
     obs.hostClaims.map(stamp).sort().join(","),
     obs.serviceClaims.map(stamp).sort().join(","),
-    stamp(obs.service)
+    stamp(obs.service),
+    obs.neighbours.flatMap((n) => [stamp(n.service), ...n.apis.map(stamp)]).sort().join(",")
   ].join("|")
 
 /** The observation a pass leaves behind: what it read, with its own writes' answers in place. */
@@ -134,6 +137,8 @@ export class Reconciler extends Context.Service<Reconciler, {
       const { config, backend } = settings
 
       const decodeApi = Schema.decodeUnknownOption(ApiObject)
+      /** Every child name of every backend the cluster serves: a backend switch leaves the old one's behind. */
+      const slots = observedSlots(settings)
       /** Per Api, the fingerprint of the world its last pass left behind. */
       const lastSeen = new Map<ObjectKey, number>()
 
@@ -144,16 +149,18 @@ export class Reconciler extends Context.Service<Reconciler, {
         const claims = claimsOf(api, config.domainName)
         const virtualService = yield* view.get(settings.virtualServiceKind, namespace, name)
         const authentication: Array<ObservedChild> = []
-        for (const kind of settings.authenticationKinds) {
-          const object = yield* view.get(kind, namespace, name)
-          if (object !== undefined) authentication.push({ kind, object })
+        for (const slot of slots) {
+          const object = yield* view.get(slot.kind, namespace, childName(name, slot))
+          if (object !== undefined) authentication.push({ kind: slot.kind, object })
         }
         const hostClaims = claims.fqdn !== undefined ? yield* view.virtualServicesForHost(claims.fqdn) : []
         const serviceClaims = claims.service !== undefined ? yield* view.apisForService(namespace, claims.service) : []
         const service = backend.selectsWorkload && claims.service !== undefined
           ? yield* view.get(Kinds.Service, namespace, claims.service)
           : undefined
-        return { virtualService, authentication, hostClaims, serviceClaims, service } satisfies World
+        const selector = selectorOf(service)
+        const neighbours = selector !== undefined ? yield* view.neighbours(namespace, selector) : []
+        return { virtualService, authentication, hostClaims, serviceClaims, service, neighbours } satisfies World
       })
 
       /** A 404 on create can only mean the kind is not served (the Api's namespace exists). */
@@ -267,7 +274,7 @@ export class Reconciler extends Context.Service<Reconciler, {
         if (outcome.transitions.length > 0) {
           yield* Effect.logInfo("state changed", Object.fromEntries(outcome.transitions.map((t) => [t.machine, `${t.from} -> ${t.to}`])))
         }
-        if (outcome.event !== undefined) yield* recorder.record(after, outcome.event)
+        for (const event of outcome.events) yield* recorder.record(after, event)
 
         if (outcome.retry) {
           return yield* new ReconcileError({

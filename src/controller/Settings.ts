@@ -10,14 +10,26 @@ import type { ControllerConfig } from "../domain/ControllerConfig.ts"
 import { Kinds, type ResourceKind } from "../domain/Kube.ts"
 import { KubeApi, type KubeApiError } from "../k8s/KubeApi.ts"
 import type { PassSettings } from "../lifecycle/Observation.ts"
-import type { AuthenticationBackend } from "../plan/AuthenticationBackend.ts"
+import type { AuthenticationBackend, ChildSlot } from "../plan/AuthenticationBackend.ts"
 import { IstioPolicyBackend } from "../plan/IstioPolicyBackend.ts"
 import { IstioSecurityBackend } from "../plan/IstioSecurityBackend.ts"
 
 export const BACKENDS: ReadonlyArray<AuthenticationBackend> = [IstioSecurityBackend, IstioPolicyBackend]
 
 /** Every kind any backend writes: ours of these are observed, so a backend switch can clean up. */
-export const ALL_AUTHENTICATION_KINDS: ReadonlyArray<ResourceKind> = BACKENDS.flatMap((b) => b.kinds)
+export const ALL_AUTHENTICATION_KINDS: ReadonlyArray<ResourceKind> = [...new Set(BACKENDS.flatMap((b) => b.kinds))]
+
+/** The authentication children a pass looks for: every backend's, of the kinds the cluster serves, the current backend's first. */
+export const observedSlots = (settings: Pick<SettingsShape, "backend" | "authenticationKinds">): ReadonlyArray<ChildSlot> => {
+  const all = [...settings.backend.slots, ...BACKENDS.flatMap((b) => b.slots)]
+  const seen = new Set<string>()
+  return all.filter((slot) => {
+    const key = `${slot.kind.group}/${slot.kind.plural}/${slot.suffix}`
+    if (seen.has(key) || !settings.authenticationKinds.includes(slot.kind)) return false
+    seen.add(key)
+    return true
+  })
+}
 
 export interface SettingsShape extends PassSettings {
   /** Authentication kinds the cluster serves, of every backend (the current one's first). */

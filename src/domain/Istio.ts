@@ -97,22 +97,23 @@ export const RequestAuthentication = Schema.Struct({
 })
 export type RequestAuthentication = typeof RequestAuthentication.Type
 
+const Strings = Schema.optionalKey(Schema.Array(Schema.String))
+
 export const AuthorizationRule = Schema.Struct({
   from: Schema.optionalKey(Schema.Array(Schema.Struct({
-    source: Schema.Struct({ requestPrincipals: Schema.Array(Schema.String) })
+    source: Schema.Struct({ requestPrincipals: Strings, notRequestPrincipals: Strings })
   }))),
   to: Schema.optionalKey(Schema.Array(Schema.Struct({
-    operation: Schema.Struct({
-      paths: Schema.optionalKey(Schema.Array(Schema.String)),
-      notPaths: Schema.optionalKey(Schema.Array(Schema.String))
-    })
-  })))
+    operation: Schema.Struct({ paths: Strings, notPaths: Strings, hosts: Strings, notHosts: Strings })
+  }))),
+  /** Conditions; we use `request.auth.claims[iss]` to match a token's issuer exactly. */
+  when: Schema.optionalKey(Schema.Array(Schema.Struct({ key: Schema.String, values: Strings, notValues: Strings })))
 })
 export type AuthorizationRule = typeof AuthorizationRule.Type
 
 export const AuthorizationPolicySpec = Schema.Struct({
   selector: WorkloadSelector,
-  action: Schema.Literal("ALLOW"),
+  action: Schema.Literals(["ALLOW", "DENY"]),
   rules: Schema.Array(AuthorizationRule)
 })
 export type AuthorizationPolicySpec = typeof AuthorizationPolicySpec.Type

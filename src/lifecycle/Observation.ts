@@ -16,11 +16,12 @@ import type { KubeObject, ResourceKind } from "../domain/Kube.ts"
 import type { AuthenticationBackend } from "../plan/AuthenticationBackend.ts"
 import { type AuthenticationPlan, authenticationPlan } from "../plan/AuthenticationPlan.ts"
 import { inSync } from "../plan/ChildComparison.ts"
-import { claimsOf } from "../plan/Claims.ts"
+import { claimsOf, targetServiceOf } from "../plan/Claims.ts"
 import { hostnameHolder, keyOf, serviceHolder } from "../plan/Conflicts.ts"
 import { isOwnedBy, type Owner } from "../plan/Ownership.ts"
 import { checkSpec } from "../plan/Validation.ts"
 import { desiredVirtualService } from "../plan/VirtualServicePlan.ts"
+import { type Neighbour, selectorOf, type Workload, workloadOf } from "../plan/Workload.ts"
 
 /** An object of one of the authentication kinds, named after the Api. */
 export interface ObservedChild {
@@ -41,6 +42,11 @@ export interface Observation {
   readonly serviceClaims: ReadonlyArray<KubeObject>
   /** The target Service, when the backend selects its workload (else not looked up). */
   readonly service: KubeObject | undefined
+  /**
+   * Other Services in the namespace sharing a label with the target Service's selector, with the
+   * Apis targeting them, when the backend selects workloads (plan/Workload.ts); else empty.
+   */
+  readonly neighbours: ReadonlyArray<Neighbour>
 }
 
 /** What a pass is configured with. */
@@ -74,6 +80,13 @@ export interface Validated {
   readonly facts: ValidationFacts
   /** The spec, when it passed every rule. */
   readonly spec: ApiSpec | undefined
+  /**
+   * An older Api holds the Service this one targets, read from the spec even when it breaks a
+   * rule: a lost conflict withdraws the children whatever else is wrong (SPEC 6).
+   */
+  readonly serviceLost: boolean
+  /** How the Api's workload is shared (istio-security, a Service with a selector); else undefined. */
+  readonly workload: Workload | undefined
 }
 
 export const validationFactsOf = (obs: Observation, settings: PassSettings): Validated => {
@@ -81,15 +94,26 @@ export const validationFactsOf = (obs: Observation, settings: PassSettings): Val
   const namespace = api.metadata.namespace ?? ""
   const checked = checkSpec(api.spec, namespace, settings.config, settings.backend)
   const spec = Result.isSuccess(checked) ? checked.success : undefined
-  const holder = spec !== undefined ? serviceHolder(api as KubeObject, spec.service.name, obs.serviceClaims) : undefined
+  const target = spec?.service.name ?? targetServiceOf(api as KubeObject)
+  const holder = target !== undefined ? serviceHolder(api as KubeObject, target, obs.serviceClaims) : undefined
+  const workload = spec !== undefined ? workloadOfObservation(obs, settings) : undefined
   return {
     spec,
+    serviceLost: holder !== undefined,
+    workload,
     facts: {
       problems: Result.isFailure(checked) ? checked.failure : null,
       service: spec?.service.name ?? null,
-      serviceHolder: holder !== undefined ? keyOf(holder) : null
+      serviceHolder: spec !== undefined && holder !== undefined ? keyOf(holder) : null,
+      sharing: workload?.sharing ?? null
     }
   }
+}
+
+/** How the Api's workload is shared (SPEC 10, isolation), when the backend selects workloads and the Service has a selector. */
+export const workloadOfObservation = (obs: Observation, settings: PassSettings): Workload | undefined => {
+  const selector = settings.backend.selectsWorkload ? selectorOf(obs.service) : undefined
+  return selector !== undefined ? workloadOf(obs.api as KubeObject, selector, obs.neighbours, settings.config) : undefined
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -108,13 +132,6 @@ export interface AuthenticationView {
 const planOf = (obs: Observation, spec: ApiSpec | undefined, config: ControllerConfig): AuthenticationPlan | undefined => {
   const readable = spec ?? Result.getOrUndefined(decodeSpec(obs.api.spec))
   return readable !== undefined ? authenticationPlan(readable, config) : undefined
-}
-
-const selectorOf = (service: KubeObject | undefined): Readonly<Record<string, string>> | undefined => {
-  const selector = (service?.["spec"] as { selector?: unknown } | undefined)?.selector
-  if (typeof selector !== "object" || selector === null) return undefined
-  const entries = Object.entries(selector).filter((e): e is [string, string] => typeof e[1] === "string")
-  return entries.length > 0 ? Object.fromEntries(entries) : undefined
 }
 
 /** Why the authentication children cannot select the target Service's workload. */
@@ -137,9 +154,10 @@ const sameChild = (a: { readonly kind: string; readonly name: string }, b: Obser
 export const authenticationViewOf = (
   obs: Observation,
   settings: PassSettings,
-  spec: ApiSpec | undefined,
+  validated: Validated,
   specUsable: boolean
 ): AuthenticationView => {
+  const spec = validated.spec
   const owner = ownerOf(obs.api)
   const { backend, config } = settings
   const plan = planOf(obs, spec, config)
@@ -152,7 +170,10 @@ export const authenticationViewOf = (
     backend.kinds.includes(c.kind) && !isOwnedBy(c.object.metadata, owner)
   )
   const desired = specUsable && plan !== undefined && targetProblem === undefined
-    ? backend.render(owner, plan, selectorOf(obs.service) ?? {})
+    ? backend.render(owner, plan, {
+      selector: selectorOf(obs.service) ?? {},
+      delegatedHosts: validated.workload?.delegatedHosts ?? []
+    })
     : []
   // Report the child the backend renders first, else any of ours (e.g. the old backend's).
   const reported = owned.find((c) => c.kind === backend.kinds[0]) ?? owned[0]
@@ -168,6 +189,7 @@ export const authenticationViewOf = (
     owned,
     facts: {
       specUsable,
+      serviceLost: validated.serviceLost,
       hostnameTaken: holder !== undefined,
       wanted: plan !== undefined,
       own: reported !== undefined ? refOf(reported.object) : null,
@@ -190,10 +212,11 @@ export interface VirtualServiceView {
 export const virtualServiceViewOf = (
   obs: Observation,
   settings: PassSettings,
-  spec: ApiSpec | undefined,
+  validated: Validated,
   specUsable: boolean,
   authentication: AuthenticationState
 ): VirtualServiceView => {
+  const spec = validated.spec
   const owner = ownerOf(obs.api)
   const claims = claimsOf(obs.api, settings.config.domainName)
   const holder = claims.fqdn !== undefined ? hostnameHolder(owner, claims.fqdn, obs.hostClaims) : undefined
@@ -207,6 +230,7 @@ export const virtualServiceViewOf = (
     owned,
     facts: {
       specUsable,
+      serviceLost: validated.serviceLost,
       fqdn: claims.fqdn ?? null,
       hostHolder: holder !== undefined ? keyOf(holder) : null,
       own: owned !== undefined ? refOf(owned) : null,

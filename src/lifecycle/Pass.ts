@@ -29,13 +29,12 @@ import {
   virtualServiceViewOf
 } from "./Observation.ts"
 import {
+  type ConditionEvent,
+  conditionEvents,
   type MachineState,
   type MachineStates,
   machineStatesOf,
   projectStatus,
-  readyConditionOf,
-  type ReadyEvent,
-  readyEvent,
   transitionsBetween
 } from "./StatusProjection.ts"
 
@@ -68,8 +67,8 @@ export interface PassOutcome {
   readonly status: ApiStatus
   /** Net state changes of this pass, in catalog order. */
   readonly transitions: ReadonlyArray<Transition>
-  /** The Event this pass deserves (SPEC 8), if any. */
-  readonly event: ReadyEvent | undefined
+  /** The Events this pass deserves (SPEC 8): the Ready one, and a Warning per warning condition entered. */
+  readonly events: ReadonlyArray<ConditionEvent>
   /** A write failed in a way worth retrying: work is outstanding. */
   readonly retry: boolean
 }
@@ -200,12 +199,13 @@ export const runPass = <R>(
     const validation = step("validation", before.validation, { type: "OBSERVED", facts: validated.facts }).state
     const specUsable = readinessOf("validation", validation.state).kind === "ready"
 
-    // 2. Authentication, then 3. the VirtualService, which waits for it.
-    const authView = authenticationViewOf(obs, settings, validated.spec, specUsable)
+    // 2. Authentication, then 3. the VirtualService, which waits for it. A removal of the
+    // authentication children goes the other way: it runs after the VirtualService step.
+    const authView = authenticationViewOf(obs, settings, validated, specUsable)
     let authentication = step("authentication", before.authentication, { type: "OBSERVED", facts: authView.facts })
     let vsView: VirtualServiceView | undefined
     const context = (): IntentContext => ({ settings, authentication: authView, virtualService: vsView })
-    if (isTransient("authentication", authentication.state.state)) {
+    const runAuthentication = Effect.gen(function*() {
       const writes = authentication.intents.flatMap((i) => intentWrites[i](context()))
       const outcome = yield* runIntent(writes, (answers) => {
         // The reported child: the first one the plan renders, as the server answered for it.
@@ -217,9 +217,11 @@ export const runPass = <R>(
         return reported !== undefined ? { type: "APPLIED", resource: refOf(reported) } : { type: "REMOVED" }
       })
       authentication = step("authentication", authentication.state, outcome)
-    }
+    })
+    const removal = authentication.intents.includes("removeAuthentication")
+    if (isTransient("authentication", authentication.state.state) && !removal) yield* runAuthentication
 
-    vsView = virtualServiceViewOf(obs, settings, validated.spec, specUsable, authentication.state.state)
+    vsView = virtualServiceViewOf(obs, settings, validated, specUsable, authentication.state.state)
     let virtualService = step("virtualService", before.virtualService, { type: "OBSERVED", facts: vsView.facts })
     if (isTransient("virtualService", virtualService.state.state)) {
       const writes = virtualService.intents.flatMap((i) => intentWrites[i](context()))
@@ -228,6 +230,21 @@ export const runPass = <R>(
         return answer !== undefined ? { type: "APPLIED", resource: refOf(answer) } : { type: "REMOVED" }
       })
       virtualService = step("virtualService", virtualService.state, outcome)
+    }
+
+    // Never exposed without its authentication (SPEC 5, 6): while the spec asks for
+    // authentication, ours stay until no VirtualService of ours is left.
+    let held = false
+    if (isTransient("authentication", authentication.state.state) && removal) {
+      const exposing = virtualService.state.context.resource
+      if (authView.facts.wanted && exposing !== null) {
+        held = true
+        authentication = step("authentication", authentication.state, {
+          type: "WRITE_FAILED",
+          message: `kept while VirtualService ${exposing.name} still exposes the service; it is withdrawn first`,
+          retryable: true
+        })
+      } else yield* runAuthentication
     }
 
     const after: MachineStates = { validation, authentication: authentication.state, virtualService: virtualService.state }
@@ -239,15 +256,13 @@ export const runPass = <R>(
       transitions,
       now
     })
-    const previousReady = readyConditionOf(previous)
-    const nextReady = readyConditionOf(status)
     return {
       before,
       after,
       writes: sent,
       status,
       transitions,
-      event: nextReady !== undefined ? readyEvent(previousReady, nextReady) : undefined,
-      retry: sent.some((s) => s.failure?.retryable === true)
+      events: conditionEvents(previous, status),
+      retry: held || sent.some((s) => s.failure?.retryable === true)
     }
   })

@@ -14,7 +14,9 @@ import {
   type MachineName,
   readinessOf,
   type StateOf,
-  stateForCode
+  stateForCode,
+  warningOf,
+  warnings
 } from "../../machines/Catalog.ts"
 import type { ChildContext } from "../../machines/Child.ts"
 
@@ -39,21 +41,28 @@ const childContext = (s: GatewayResourceStatus | undefined): ChildContext => ({
   resource: s?.resource ?? null
 })
 
+/** The condition types status reports False: they tell apart two states that share a code. */
+const warningsOf = (status: ApiStatus): ReadonlySet<string> =>
+  new Set((status.conditions ?? []).filter((c) => c.status === "False" && c.type !== READY).map((c) => c.type))
+
 /** The machines as the stored status describes them; a missing status is the initial state. */
-export const machineStatesOf = (status: ApiStatus): MachineStates => ({
-  validation: {
-    state: stateForCode("validation", status.validationStatus),
-    context: { lastError: status.lastError ?? null }
-  },
-  authentication: {
-    state: stateForCode("authentication", status.authenticationStatus?.code),
-    context: childContext(status.authenticationStatus)
-  },
-  virtualService: {
-    state: stateForCode("virtualService", status.virtualService?.code),
-    context: childContext(status.virtualService)
+export const machineStatesOf = (status: ApiStatus): MachineStates => {
+  const w = warningsOf(status)
+  return {
+    validation: {
+      state: stateForCode("validation", status.validationStatus, w),
+      context: { lastError: status.lastError ?? null }
+    },
+    authentication: {
+      state: stateForCode("authentication", status.authenticationStatus?.code, w),
+      context: childContext(status.authenticationStatus)
+    },
+    virtualService: {
+      state: stateForCode("virtualService", status.virtualService?.code, w),
+      context: childContext(status.virtualService)
+    }
   }
-})
+}
 
 /** What the status reports for each machine, as stored (codes may be absent). */
 export const reportedOf = (
@@ -141,9 +150,23 @@ export interface ProjectionInput {
   readonly now: string
 }
 
+/** The condition types machine states can raise as warnings: only these are ours to set and clear. */
+const WARNING_CONDITIONS: ReadonlySet<string> = new Set(warnings.map((w) => w.warning.condition))
+
+/** A condition per machine whose state carries a warning (status False, the state's reason, its lastError). */
+export const warningConditions = (m: MachineStates): ReadonlyArray<Omit<Condition, "lastTransitionTime" | "observedGeneration">> =>
+  MACHINE_NAMES.flatMap((n) => {
+    const w = warningOf(n, m[n].state)
+    return w === undefined
+      ? []
+      : [{ type: w.condition, status: "False" as const, reason: w.reason, message: m[n].context.lastError ?? descriptionOf(n, m[n].state) ?? w.reason }]
+  })
+
 export const projectStatus = (input: ProjectionInput): ApiStatus => {
   const { machines: m, previous } = input
-  const others = (previous.conditions ?? []).filter((c) => c.type !== READY)
+  const raised = warningConditions(m).map((c) => withTime(c, previous.conditions ?? [], input.now, input.generation))
+  // Conditions someone else set stay as they are; ours are the Ready condition and the warnings.
+  const others = (previous.conditions ?? []).filter((c) => c.type !== READY && !WARNING_CONDITIONS.has(c.type))
   const history = [...(previous.transitions ?? []), ...input.transitions].slice(-TRANSITION_HISTORY_LIMIT)
   const authCode = codeOf("authentication", m.authentication.state)
   return {
@@ -153,13 +176,13 @@ export const projectStatus = (input: ProjectionInput): ApiStatus => {
     // authenticationStatus is reported only while authentication is on or its children still exist.
     ...(authCode !== null ? { authenticationStatus: resourceStatus(authCode, m.authentication.context) } : {}),
     ...(input.generation !== undefined ? { observedGeneration: input.generation } : {}),
-    conditions: [withTime(readinessCondition(m), previous.conditions ?? [], input.now, input.generation), ...others],
+    conditions: [withTime(readinessCondition(m), previous.conditions ?? [], input.now, input.generation), ...raised, ...others],
     ...(history.length > 0 ? { transitions: history } : {})
   }
 }
 
 /** What an Event reports: a kind of moment in the Api's life (SPEC 8). */
-export interface ReadyEvent {
+export interface ConditionEvent {
   readonly type: "Normal" | "Warning"
   readonly reason: string
   readonly message: string
@@ -170,7 +193,7 @@ export interface ReadyEvent {
  * the Api becomes Ready, one Warning when it enters a failure or conflict (a failed state's
  * reason), nothing while it only waits or when nothing changed.
  */
-export const readyEvent = (previous: Condition | undefined, next: Condition): ReadyEvent | undefined => {
+export const readyEvent = (previous: Condition | undefined, next: Condition): ConditionEvent | undefined => {
   const same = previous !== undefined && previous.status === next.status && previous.reason === next.reason &&
     previous.message === next.message
   if (same) return undefined
@@ -181,3 +204,19 @@ export const readyEvent = (previous: Condition | undefined, next: Condition): Re
 
 export const readyConditionOf = (status: ApiStatus): Condition | undefined =>
   (status.conditions ?? []).find((c) => c.type === READY)
+
+/**
+ * The Events a change of status deserves: the Ready condition's (above), and one Warning for
+ * each warning condition raised or changed (its reason and message), as for a conflict.
+ */
+export const conditionEvents = (previous: ApiStatus, next: ApiStatus): ReadonlyArray<ConditionEvent> => {
+  const nextReady = readyConditionOf(next)
+  const ready = nextReady !== undefined ? readyEvent(readyConditionOf(previous), nextReady) : undefined
+  const raised = (next.conditions ?? []).flatMap((c) => {
+    if (!WARNING_CONDITIONS.has(c.type) || c.status !== "False") return []
+    const before = (previous.conditions ?? []).find((p) => p.type === c.type)
+    const same = before !== undefined && before.status === c.status && before.reason === c.reason && before.message === c.message
+    return same ? [] : [{ type: "Warning" as const, reason: c.reason, message: c.message }]
+  })
+  return [...(ready !== undefined ? [ready] : []), ...raised]
+}

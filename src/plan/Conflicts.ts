@@ -8,7 +8,7 @@ import { servesHost, targetServiceOf } from "./Claims.ts"
 import { isOwnedBy, type Owner } from "./Ownership.ts"
 
 /** Oldest first: creationTimestamp, then namespace/name. */
-const byAge = (a: KubeObject, b: KubeObject): number => {
+export const byAge = (a: KubeObject, b: KubeObject): number => {
   const ta = a.metadata.creationTimestamp ?? ""
   const tb = b.metadata.creationTimestamp ?? ""
   if (ta !== tb) return ta < tb ? -1 : 1

@@ -48,8 +48,10 @@ export const desiredPolicy = (owner: Owner, plan: AuthenticationPlan): Policy =>
 export const IstioPolicyBackend: AuthenticationBackend = {
   name: "istio-policy",
   kinds: [Kinds.Policy],
+  slots: [{ kind: Kinds.Policy, suffix: "" }],
   // The Policy targets the Service by name; Istio resolves its workload itself.
   selectsWorkload: false,
   excludedPathProblem: () => undefined,
+  issuerProblem: () => undefined,
   render: (owner, plan) => [desiredPolicy(owner, plan)]
 }

@@ -1,15 +1,27 @@
 /**
  * Renders an authentication plan for today's Istio (SPEC 10): `security.istio.io/v1`
- * RequestAuthentication, AuthorizationPolicy and, when mTLS applies, PeerAuthentication, all
- * selecting the target Service's workload by the Service's `spec.selector`.
+ * RequestAuthentication, two AuthorizationPolicies (ALLOW and DENY) and, when mTLS applies,
+ * PeerAuthentication, all selecting the target Service's workload by the Service's
+ * `spec.selector`.
  *
  * The legacy Policy (USE_ORIGIN, one origin per issuer, excluded paths as trigger rules) lets a
  * request through when no origin is triggered for its path (every origin excludes it), or when
- * it carries a valid token of an origin that is triggered for its path. The AuthorizationPolicy
- * says exactly that with ALLOW rules:
+ * it carries a valid token of an origin that is triggered for its path. The ALLOW policy says
+ * exactly that:
  *
- *   for each origin j: a token of issuer j  (requestPrincipals "<issuer>/*")  on notPaths = excluded_j
+ *   for each origin j: a token of issuer j  (requestPrincipals "<issuer>/*", claim iss = issuer)  on notPaths = excluded_j
  *   one more rule:      no token needed      on paths    = excluded_1 ∩ ... ∩ excluded_n
+ *
+ * The DENY policy (`<api>-deny`) denies its complement, so that no other ALLOW on the same pods
+ * (another Api's, a platform team's) can widen the decision: Istio evaluates DENY first. Its
+ * rules leave out the hosts plan/Workload.ts delegates to other Apis (`notHosts`):
+ *
+ *   no token                                   on notPaths = ∩ excluded
+ *   a token of an issuer not among ours        on notPaths = ∩ excluded
+ *   a token of issuer k, on a path k excludes  but not every origin does
+ *
+ * Issuers are matched exactly, by the token's `iss` claim: `"<issuer>/*"` alone would also match
+ * the tokens of an issuer nested under it (`https://a/*` matches `https://a/b`'s principals).
  *
  * Istio paths are exact, `prefix*` or `*suffix`. The intersection of several origins' excluded
  * paths is computed pattern by pattern; where it is not one such pattern (a prefix meeting a
@@ -19,7 +31,7 @@
  */
 import type { AuthorizationRule, PeerAuthentication, RequestAuthentication, AuthorizationPolicy } from "../domain/Istio.ts"
 import { Kinds } from "../domain/Kube.ts"
-import type { AuthenticationBackend } from "./AuthenticationBackend.ts"
+import type { AuthenticationBackend, RenderTarget } from "./AuthenticationBackend.ts"
 import type { AuthenticationPlan, PathMatch } from "./AuthenticationPlan.ts"
 import { childLabels, type Owner, ownerReference } from "./Ownership.ts"
 
@@ -73,12 +85,18 @@ export const pathsEveryOriginExcludes = (origins: ReadonlyArray<ReadonlyArray<Pa
 
 const coveredBy = (p: Pattern, q: Pattern): boolean => intersect(p, q) !== undefined && key(intersect(p, q)!) === key(p)
 
-const metadataOf = (owner: Owner) => ({
-  name: owner.name,
+const metadataOf = (owner: Owner, suffix = "") => ({
+  name: `${owner.name}${suffix}`,
   namespace: owner.namespace,
   labels: childLabels(owner),
   ownerReferences: [ownerReference(owner)]
 })
+
+/** The DENY policy's name: the Api's, with this suffix. */
+export const DENY_SUFFIX = "-deny"
+
+/** The condition key Istio fills with a validated token's `iss` claim. */
+export const ISSUER_CLAIM = "request.auth.claims[iss]"
 
 export const desiredRequestAuthentication = (
   owner: Owner,
@@ -94,15 +112,19 @@ export const desiredRequestAuthentication = (
   }
 })
 
+const excludedOf = (plan: AuthenticationPlan): ReadonlyArray<ReadonlyArray<Pattern>> =>
+  plan.origins.map((o) => o.excludedPaths.flatMap((p) => patternOf(p) ?? []))
+
 export const desiredAuthorizationPolicy = (
   owner: Owner,
   plan: AuthenticationPlan,
   selector: Readonly<Record<string, string>>
 ): AuthorizationPolicy => {
-  const excluded = plan.origins.map((o) => o.excludedPaths.flatMap((p) => patternOf(p) ?? []))
+  const excluded = excludedOf(plan)
   const withToken: ReadonlyArray<AuthorizationRule> = plan.origins.map((o, j) => ({
     from: [{ source: { requestPrincipals: [`${o.issuer}/*`] } }],
-    ...(excluded[j]!.length > 0 ? { to: [{ operation: { notPaths: excluded[j]!.map(istioPath) } }] } : {})
+    ...(excluded[j]!.length > 0 ? { to: [{ operation: { notPaths: excluded[j]!.map(istioPath) } }] } : {}),
+    when: [{ key: ISSUER_CLAIM, values: [o.issuer] }]
   }))
   const open = pathsEveryOriginExcludes(excluded)
   const withoutToken: ReadonlyArray<AuthorizationRule> = open.length > 0
@@ -113,6 +135,53 @@ export const desiredAuthorizationPolicy = (
     kind: "AuthorizationPolicy",
     metadata: metadataOf(owner),
     spec: { selector: { matchLabels: { ...selector } }, action: "ALLOW", rules: [...withToken, ...withoutToken] }
+  }
+}
+
+/**
+ * The complement of the ALLOW policy, for every request but those addressed to `delegatedHosts`.
+ * An issuer given by several origins keeps the excluded paths of its first: where they differ,
+ * the DENY asks for another token where the ALLOW would not need one (stricter, never wider).
+ */
+export const desiredDenyPolicy = (
+  owner: Owner,
+  plan: AuthenticationPlan,
+  target: RenderTarget
+): AuthorizationPolicy => {
+  const excluded = excludedOf(plan)
+  const open = pathsEveryOriginExcludes(excluded)
+  const issuers = [...new Set(plan.origins.map((o) => o.issuer))]
+  const operation = (paths: ReadonlyArray<Pattern>) => {
+    const op = {
+      ...(paths.length > 0 ? { paths: paths.map(istioPath) } : {}),
+      ...(open.length > 0 ? { notPaths: open.map(istioPath) } : {}),
+      ...(target.delegatedHosts.length > 0 ? { notHosts: [...target.delegatedHosts] } : {})
+    }
+    return Object.keys(op).length > 0 ? { to: [{ operation: op }] } : {}
+  }
+  const perIssuer: ReadonlyArray<AuthorizationRule> = issuers.flatMap((issuer) => {
+    const own = excluded[plan.origins.findIndex((o) => o.issuer === issuer)]!
+    // Paths every origin excludes need no token at all: nothing left to deny for this issuer.
+    const denied = own.filter((p) => !open.some((q) => coveredBy(p, q)))
+    return denied.length > 0 ? [{ ...operation(denied), when: [{ key: ISSUER_CLAIM, values: [issuer] }] }] : []
+  })
+  return {
+    apiVersion: "security.istio.io/v1",
+    kind: "AuthorizationPolicy",
+    metadata: metadataOf(owner, DENY_SUFFIX),
+    spec: {
+      selector: { matchLabels: { ...target.selector } },
+      action: "DENY",
+      rules: [
+        { from: [{ source: { notRequestPrincipals: ["*"] } }], ...operation([]) },
+        {
+          from: [{ source: { requestPrincipals: ["*"] } }],
+          ...operation([]),
+          when: [{ key: ISSUER_CLAIM, notValues: issuers }]
+        },
+        ...perIssuer
+      ]
+    }
   }
 }
 
@@ -129,6 +198,12 @@ export const desiredPeerAuthentication = (
 export const IstioSecurityBackend: AuthenticationBackend = {
   name: "istio-security",
   kinds: [Kinds.RequestAuthentication, Kinds.AuthorizationPolicy, Kinds.PeerAuthentication],
+  slots: [
+    { kind: Kinds.RequestAuthentication, suffix: "" },
+    { kind: Kinds.AuthorizationPolicy, suffix: DENY_SUFFIX },
+    { kind: Kinds.AuthorizationPolicy, suffix: "" },
+    { kind: Kinds.PeerAuthentication, suffix: "" }
+  ],
   selectsWorkload: true,
   excludedPathProblem: (kind, value) =>
     kind === "regex"
@@ -136,9 +211,15 @@ export const IstioSecurityBackend: AuthenticationBackend = {
       : value.includes("*")
       ? "leave the * out: Istio authorization paths read it as a wildcard (AUTH_BACKEND=istio-security)"
       : undefined,
-  render: (owner, plan, selector) => [
-    desiredRequestAuthentication(owner, plan, selector),
-    desiredAuthorizationPolicy(owner, plan, selector),
-    ...(plan.mtls ? [desiredPeerAuthentication(owner, selector)] : [])
+  issuerProblem: (issuer) =>
+    issuer.includes("*")
+      ? "leave the * out: Istio authorization reads it as a wildcard, so the issuer would match others (AUTH_BACKEND=istio-security)"
+      : undefined,
+  // The DENY goes in before the ALLOW: no moment where the ALLOW stands without its complement.
+  render: (owner, plan, target) => [
+    desiredRequestAuthentication(owner, plan, target.selector),
+    desiredDenyPolicy(owner, plan, target),
+    desiredAuthorizationPolicy(owner, plan, target.selector),
+    ...(plan.mtls ? [desiredPeerAuthentication(owner, target.selector)] : [])
   ]
 }

@@ -28,6 +28,7 @@ const regexProblem = (source: string): string | undefined => {
 /** What validation needs to know about the authentication backend. */
 export interface PathRules {
   readonly excludedPathProblem: AuthenticationBackend["excludedPathProblem"]
+  readonly issuerProblem?: AuthenticationBackend["issuerProblem"]
 }
 
 const anyPath: PathRules = { excludedPathProblem: () => undefined }
@@ -64,6 +65,9 @@ export const validateSpec = (
     }
     if (!isAbsoluteHttpUrl(jwt.issuer)) {
       problems.push({ path: `${at}.jwt.issuer`, message: `expected an absolute http(s) URL such as https://accounts.google.com, got ${JSON.stringify(jwt.issuer)}` })
+    } else {
+      const unsupported = paths.issuerProblem?.(jwt.issuer)
+      if (unsupported !== undefined) problems.push({ path: `${at}.jwt.issuer`, message: `${unsupported}; got ${JSON.stringify(jwt.issuer)}` })
     }
     if (!isAbsoluteHttpUrl(jwt.jwksUri)) {
       problems.push({ path: `${at}.jwt.jwksUri`, message: `expected an absolute http(s) URL such as https://www.googleapis.com/oauth2/v3/certs, got ${JSON.stringify(jwt.jwksUri)}` })

@@ -50,6 +50,7 @@ const world = (api: ApiObject, over: Partial<Observation> = {}): Observation => 
   hostClaims: [],
   serviceClaims: [api as KubeObject],
   service: undefined,
+  neighbours: [],
   ...over
 })
 
@@ -77,7 +78,7 @@ describe("one pass, as a decision table", () => {
     assert.deepStrictEqual(codes(o), [2, 2, 2])
     assert.strictEqual(o.status.virtualService?.resource?.uid, "VirtualService-uid", "the resource is the server's answer")
     assert.strictEqual(ready(o)?.status, "True")
-    assert.deepStrictEqual(o.event, { type: "Normal", reason: "Ready", message: "exposed, authentication enforced" })
+    assert.deepStrictEqual(o.events, [{ type: "Normal", reason: "Ready", message: "exposed, authentication enforced" }])
     assert.deepStrictEqual(o.transitions.map((t) => `${t.machine}: ${t.from} -> ${t.to}`), [
       "validation: Pending -> Valid",
       "authentication: Disabled -> Created",
@@ -105,7 +106,7 @@ describe("one pass, as a decision table", () => {
     }), { virtualService: vs, authentication: [{ kind: Kinds.Policy, object: policy }], hostClaims: [vs] }))
     assert.deepStrictEqual(writes(again), [])
     assert.deepStrictEqual(again.transitions, [])
-    assert.isUndefined(again.event)
+    assert.deepStrictEqual(again.events, [])
   })
 
   it("a changed port updates the VirtualService in place", () => {
@@ -144,9 +145,15 @@ describe("one pass, as a decision table", () => {
     assert.deepStrictEqual(writes(o), [
       "create RequestAuthentication security.istio.io/v1",
       "create AuthorizationPolicy security.istio.io/v1",
+      "create AuthorizationPolicy security.istio.io/v1",
       "create PeerAuthentication security.istio.io/v1",
       "delete Policy"
     ])
+    assert.deepStrictEqual(
+      o.writes.flatMap(({ write: w }) => (w.op === "create" ? [`${w.object.metadata.name} ${(w.object["spec"] as { action?: string }).action ?? ""}`.trim()] : [])),
+      ["orders", "orders-deny DENY", "orders ALLOW", "orders"],
+      "the DENY goes in before the ALLOW"
+    )
     assert.deepStrictEqual(states(o), ["Valid", "Created", "Created"])
     assert.strictEqual(o.status.authenticationStatus?.resource?.uid, "RequestAuthentication-uid", "status names the RequestAuthentication")
   })
@@ -158,14 +165,14 @@ describe("one pass, as a decision table", () => {
     assert.deepStrictEqual(codes(o), [2, 1, 1])
     assert.strictEqual(o.status.authenticationStatus?.lastError, "503 (will retry)")
     assert.isTrue(o.retry)
-    assert.isUndefined(o.event, "waiting is not a failure worth an Event")
+    assert.deepStrictEqual(o.events, [], "waiting is not a failure worth an Event")
   })
 
   it("a permanent failure writing authentication is an error, exposes nothing, and is a Warning", () => {
     const o = decide(world(apiOf(withAuth)), legacy, (w) => (w.kind === Kinds.Policy ? { message: "forbidden", retryable: false } : undefined))
     assert.deepStrictEqual(states(o), ["Valid", "Error", "NotCreated"])
     assert.strictEqual(ready(o)?.reason, "AuthenticationFailed")
-    assert.deepStrictEqual(o.event, { type: "Warning", reason: "AuthenticationFailed", message: "forbidden" })
+    assert.deepStrictEqual(o.events, [{ type: "Warning", reason: "AuthenticationFailed", message: "forbidden" }])
     assert.isFalse(o.retry, "nothing to retry until something changes")
   })
 
@@ -193,7 +200,7 @@ describe("one pass, as a decision table", () => {
     assert.deepStrictEqual(writes(o), [])
     assert.deepStrictEqual(states(o), ["Invalid", "Created", "Created"])
     assert.strictEqual(ready(o)?.reason, "InvalidSpec")
-    assert.strictEqual(o.event?.type, "Warning")
+    assert.deepStrictEqual(o.events.map((e) => e.type), ["Warning"])
   })
 
   it("under istio-security, a missing target Service is an authentication error and nothing is exposed", () => {
@@ -209,6 +216,85 @@ describe("one pass, as a decision table", () => {
     assert.deepStrictEqual(writes(o), [])
     assert.deepStrictEqual(states(o), ["TargetServiceOccupied", "Disabled", "NotCreated"])
     assert.include(o.status.lastError ?? "", "shop/aaa")
+  })
+
+  it("the loser of a target-Service race withdraws: its VirtualService first, then its authentication children", () => {
+    const vs = plannedVs(withAuth)
+    const policy = plannedPolicy(withAuth)
+    const older = { ...apiOf(withAuth), metadata: { ...apiOf(withAuth).metadata, name: "aaa", uid: "older", creationTimestamp: "2026-11-30T08:00:00Z" } }
+    const converged = { validationStatus: 2, virtualService: { code: 2 }, authenticationStatus: { code: 2 } }
+    const lost = world(apiOf(withAuth, converged), {
+      virtualService: vs,
+      authentication: [{ kind: Kinds.Policy, object: policy }],
+      hostClaims: [vs],
+      serviceClaims: [older as KubeObject, apiOf(withAuth) as KubeObject]
+    })
+    const o = decide(lost)
+    assert.deepStrictEqual(writes(o), ["delete VirtualService", "delete Policy"])
+    assert.deepStrictEqual(states(o), ["TargetServiceOccupied", "NotCreated", "NotCreated"])
+    assert.deepStrictEqual(codes(o), [5, 0, 0])
+    assert.isUndefined(o.status.virtualService?.resource)
+    assert.isUndefined(o.status.authenticationStatus?.resource)
+    assert.isFalse(o.retry)
+
+    // The VirtualService cannot be removed: the authentication children stay, and the pass retries.
+    const held = decide(lost, legacy, (w) => (w.kind === Kinds.VirtualService ? { message: "503", retryable: true } : undefined))
+    assert.deepStrictEqual(writes(held), ["delete VirtualService (failed)"])
+    assert.deepStrictEqual(states(held), ["TargetServiceOccupied", "InProgress", "InProgress"])
+    assert.strictEqual(held.status.authenticationStatus?.resource?.uid, "Policy-uid", "status names the Policy still in place")
+    assert.include(held.status.authenticationStatus?.lastError ?? "", "still exposes the service")
+    assert.isTrue(held.retry)
+  })
+
+  it("authentication turned off by an Api that also lost its Service: both go, the VirtualService first", () => {
+    const vs = plannedVs(withAuth)
+    const policy = plannedPolicy(withAuth)
+    const spec = { ...withAuth, authenticationEnabled: false }
+    const older = { ...apiOf(spec), metadata: { ...apiOf(spec).metadata, name: "aaa", uid: "older", creationTimestamp: "2026-11-30T08:00:00Z" } }
+    const o = decide(world(apiOf(spec, { validationStatus: 2, virtualService: { code: 2 }, authenticationStatus: { code: 2 } }), {
+      virtualService: vs,
+      authentication: [{ kind: Kinds.Policy, object: policy }],
+      hostClaims: [vs],
+      serviceClaims: [older as KubeObject, apiOf(spec) as KubeObject]
+    }))
+    assert.deepStrictEqual(writes(o), ["delete VirtualService", "delete Policy"])
+    assert.deepStrictEqual(states(o), ["TargetServiceOccupied", "Disabled", "NotCreated"])
+  })
+
+  it("an Api whose Service an older Api's Service shares in a way Istio cannot keep apart is Ready, Shared, with a WorkloadIsolated condition and one Warning", () => {
+    const service = (name: string, selector: Record<string, string>): KubeObject => ({ apiVersion: "v1", kind: "Service", metadata: { name, namespace: "shop" }, spec: { selector } })
+    const older: KubeObject = {
+      ...apiOf({ service: { name: "orders-public", port: 8080 }, hostname: "orders-public" }),
+      metadata: { ...apiOf(noAuth).metadata, name: "public", uid: "older", creationTimestamp: "2026-11-30T08:00:00Z" }
+    }
+    const o = decide(world(apiOf(withAuth), {
+      service: service("orders", { app: "shared" }),
+      neighbours: [{ service: service("orders-public", { app: "shared" }), apis: [older] }]
+    }), security)
+    assert.deepStrictEqual(states(o), ["Shared", "Created", "Created"])
+    assert.deepStrictEqual(codes(o), [2, 2, 2])
+    assert.strictEqual(ready(o)?.status, "True")
+    const isolated = o.status.conditions?.find((c) => c.type === "WorkloadIsolated")
+    assert.strictEqual(isolated?.status, "False")
+    assert.strictEqual(isolated?.reason, "WorkloadShared")
+    assert.include(isolated?.message ?? "", "Api shop/public")
+    assert.include(o.status.lastError ?? "", "Api shop/public asks for no authentication")
+    assert.deepStrictEqual(o.events.map((e) => `${e.type} ${e.reason}`), ["Normal Ready", "Warning WorkloadShared"])
+    // The older Api's names are left to it by our DENY policy: its Service selects every pod ours does.
+    const deny = o.writes.find(({ write: w }) => w.op === "create" && w.object.metadata.name === "orders-deny")?.write
+    const notHosts = deny?.op === "create" ? (deny.object["spec"] as { rules: Array<{ to?: Array<{ operation: { notHosts?: Array<string> } }> }> }).rules[0]?.to?.[0]?.operation.notHosts : undefined
+    assert.include(notHosts ?? [], "orders-public.kyma.local")
+    assert.include(notHosts ?? [], "orders-public.shop.svc.cluster.local:*")
+    assert.notInclude(notHosts ?? [], "orders.kyma.local")
+
+    // Read back from its own status, the Api is still Shared: no transition, no Event, the same status.
+    const again = decide(world(apiOf(withAuth, o.status), {
+      service: service("orders", { app: "shared" }),
+      neighbours: [{ service: service("orders-public", { app: "shared" }), apis: [older] }]
+    }), security)
+    assert.strictEqual(again.after.validation.state, "Shared")
+    assert.deepStrictEqual(again.transitions.filter((t) => t.machine === "validation"), [])
+    assert.deepStrictEqual(again.events, [])
   })
 
   it("an object we do not own under our name is an error, and never written", () => {
