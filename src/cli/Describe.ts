@@ -4,7 +4,7 @@
  * Events on it, straight from the API server (no controller needed), and prints
  * `describeText` (DescribeText.ts), with the authentication backend the cluster serves.
  */
-import { Clock, Console, Data, Effect, Option } from "effect"
+import { Clock, Console, Data, Effect, FileSystem, Option } from "effect"
 import { Argument, Flag } from "effect/cli"
 import { Kinds, type KubeObject, type ResourceKind } from "../domain/Kube.ts"
 import { KubeApi, orAbsent } from "../k8s/KubeApi.ts"
@@ -88,12 +88,18 @@ export const runDescribe = Effect.fn("cli.describe")(function*(flags: {
 }) {
   const ref = parseApiRef(flags.api)
   const kubeconfigPath = Option.getOrUndefined(flags.kubeconfig)
-  const result = yield* Effect.result(
-    ref instanceof DescribeError ? Effect.fail(ref) : describeApi(ref.namespace, ref.name).pipe(
+  const fs = yield* FileSystem.FileSystem
+  const result = yield* Effect.result(Effect.gen(function*() {
+    if (ref instanceof DescribeError) return yield* Effect.fail(ref)
+    // A kubeconfig named on the command line that is not there: say so, not how the client failed to open it.
+    if (kubeconfigPath !== undefined && !(yield* Effect.orElseSucceed(fs.exists(kubeconfigPath), () => false))) {
+      return yield* Effect.fail(new DescribeError({ message: `no kubeconfig at ${kubeconfigPath}`, exitCode: 1 }))
+    }
+    return yield* describeApi(ref.namespace, ref.name).pipe(
       Effect.provide(KubeApiLive.layer(kubeconfigPath !== undefined ? { kubeconfigPath } : {})),
       Effect.mapError((e) => (e instanceof DescribeError ? e : new DescribeError({ message: e.message, exitCode: 1 })))
     )
-  )
+  }))
   if (result._tag === "Success") return yield* Console.log(result.success.trimEnd())
   yield* Console.error(`api-controller describe: ${terminalSafe(result.failure.message)}`)
   process.exitCode = result.failure.exitCode
