@@ -4,7 +4,7 @@
  * health/metrics server and the state gauges. The CLI, the end-to-end demo and the tests that
  * run a controller all build it here, so they run the same thing.
  */
-import { Context, Duration, Effect, Layer, Schedule } from "effect"
+import { Context, Duration, Effect, Layer, Schedule, Stream } from "effect"
 import type { ControllerConfig } from "../domain/ControllerConfig.ts"
 import { ClusterCache } from "../controller/ClusterCache.ts"
 import { Controller, type ControllerOptions, defaultControllerOptions } from "../controller/Controller.ts"
@@ -15,7 +15,7 @@ import { decodeStatus } from "../domain/Api.ts"
 import { EventRecorder } from "../k8s/EventRecorder.ts"
 import { instrumented, type RequestListener } from "../k8s/InstrumentedKubeApi.ts"
 import type { KubeApi } from "../k8s/KubeApi.ts"
-import { machineStatesOf } from "../lifecycle/StatusProjection.ts"
+import { machineStatesOf, readinessCondition } from "../lifecycle/StatusProjection.ts"
 import * as WebView from "../web/WebView.ts"
 import * as HealthServer from "./HealthServer.ts"
 import * as Metrics from "./Metrics.ts"
@@ -57,6 +57,7 @@ const recordGauges = Effect.gen(function*() {
     hostname: states.filter((s) => s.virtualService === "HostnameOccupied").length,
     service: states.filter((s) => s.validation === "TargetServiceOccupied").length
   })
+  yield* Metrics.recordReadyConditions(cache.apis().map((a) => readinessCondition(machineStatesOf(decodeStatus(a["status"])))))
 })
 
 const settingsLayer = (options: AppOptions) =>
@@ -112,6 +113,7 @@ export const appLayer = (options: AppOptions) => {
     yield* Metrics.initMetrics
     const settings = yield* Settings
     yield* Metrics.recordBackend(settings.backend.name, settings.virtualServiceKind.version)
+    yield* Effect.forkScoped(Stream.runForEach((yield* LeaderElection).changes, Metrics.recordLeader))
     const cache = yield* ClusterCache
     yield* Effect.forkScoped(
       cache.synced.pipe(

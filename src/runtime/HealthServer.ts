@@ -19,7 +19,7 @@ import { Cause, Context, Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import type { ServeError } from "effect/http/HttpServerError"
 import { type BoundAddress, serveRoutes } from "../http/Serve.ts"
-import { metricsText, PROMETHEUS_CONTENT_TYPE } from "./Metrics.ts"
+import { monitoringMetricsText, PROMETHEUS_CONTENT_TYPE, recordReady } from "./Metrics.ts"
 
 /** The result of a readiness check: `true`, or not ready with a short reason for the 503 body. */
 export type Readiness = boolean | { readonly ready: true } | { readonly ready: false; readonly reason: string }
@@ -67,7 +67,12 @@ export const healthRoutes = (readiness: Effect.Effect<Readiness, unknown>): Laye
       yield* router.add(
         "GET",
         "/metrics",
-        Effect.map(metricsText, (body) => HttpServerResponse.text(body, { contentType: PROMETHEUS_CONTENT_TYPE }))
+        // Readiness as a gauge too (api_controller_ready), asked as /readyz would be, at scrape time.
+        readinessResponse(readiness).pipe(
+          Effect.flatMap((r) => recordReady(r.status === 200)),
+          Effect.andThen(monitoringMetricsText),
+          Effect.map((body) => HttpServerResponse.text(body, { contentType: PROMETHEUS_CONTENT_TYPE }))
+        )
       )
     })
   )

@@ -9,10 +9,11 @@
  * one process-wide registry; tests provide a fresh `new Map()` for isolation, and the health
  * server renders whatever registry its layer was built with.
  */
+import { totalmem } from "node:os"
 import { getHeapSpaceStatistics } from "node:v8"
 import { Cause, Clock, Effect, Exit, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
-import { MACHINE_NAMES, type MachineName, storedStates } from "../../machines/Catalog.ts"
+import { failureReasons, MACHINE_NAMES, type MachineName, storedStates } from "../../machines/Catalog.ts"
 import { Kinds } from "../domain/Kube.ts"
 
 /** The Prometheus names, for dashboards, alerts and tests. */
@@ -300,3 +301,96 @@ const recordMemory: Effect.Effect<void> = Effect.suspend(() => {
 
 /** Every metric of the current registry in the Prometheus text exposition format. */
 export const metricsText: Effect.Effect<string> = Effect.andThen(recordMemory, PrometheusMetrics.format())
+
+// ---------------------------------------------------------------------------------------------
+// series for alerting (deploy/monitoring/): each answers a question the alerts ask that the
+// series above cannot (is any replica leading, is this one ready, how close is it to its memory
+// limit, is each Api Ready and why not). Self-contained: names, metrics and helpers all here.
+
+export const MonitoringMetricNames = {
+  apisReadyCondition: "api_controller_apis_ready_condition",
+  leader: "api_controller_leader",
+  ready: "api_controller_ready",
+  memoryLimitBytes: "api_controller_memory_limit_bytes",
+  cpuSecondsTotal: "api_controller_cpu_seconds_total"
+} as const
+
+const apisReadyCondition = Metric.gauge(MonitoringMetricNames.apisReadyCondition, {
+  description: "Apis by their Ready condition: status (True, False, Unknown) and reason (Ready, Pending, InProgress, or a failed state's reason)."
+})
+const leader = Metric.gauge(MonitoringMetricNames.leader, {
+  description: "1 while this replica holds the leader Lease (or runs without leader election), else 0."
+})
+const ready = Metric.gauge(MonitoringMetricNames.ready, {
+  description: "1 when this replica's /readyz would answer 200 (caches synced, API server answering), else 0; read at scrape time."
+})
+const memoryLimitBytes = Metric.gauge(MonitoringMetricNames.memoryLimitBytes, {
+  description: "The memory limit the process runs under (its cgroup's, e.g. the container's limit), in bytes; 0 when there is none."
+})
+const cpuSecondsTotal = Metric.counter(MonitoringMetricNames.cpuSecondsTotal, {
+  description: "CPU time the process has used, user and system, in seconds.",
+  incremental: true
+})
+const apisReadyConditionOf = labelled(apisReadyCondition)
+
+/** The Ready condition's status for each reason it can have (src/lifecycle/StatusProjection.ts). */
+const READY_REASONS: ReadonlyArray<readonly [status: string, reason: string]> = [
+  ["True", "Ready"],
+  ["Unknown", "Pending"],
+  ["False", "InProgress"],
+  ...[...new Set(failureReasons.map((f) => f.reason))].map((reason) => ["False", reason] as const)
+]
+
+/**
+ * Sets the Apis-per-Ready-condition gauge from the conditions of every cached Api. Every known
+ * (status, reason) pair is set, to 0 when absent; anything else counts under reason `other`.
+ */
+export const recordReadyConditions = (
+  conditions: Iterable<{ readonly status: string; readonly reason: string }>
+): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const counts = new Map<string, number>(READY_REASONS.map(([s, r]) => [`${s}/${r}`, 0]))
+    const other = new Map<string, number>()
+    for (const c of conditions) {
+      const key = `${c.status}/${c.reason}`
+      if (counts.has(key)) counts.set(key, counts.get(key)! + 1)
+      else {
+        const status = ["True", "False", "Unknown"].includes(c.status) ? c.status : "Unknown"
+        other.set(status, (other.get(status) ?? 0) + 1)
+      }
+    }
+    const series: Array<readonly [string, string, number]> = READY_REASONS.map(([s, r]) => [s, r, counts.get(`${s}/${r}`)!])
+    for (const [status, n] of other) series.push([status, OTHER, n])
+    return Effect.forEach(
+      series,
+      ([status, reason, n]) => Metric.update(apisReadyConditionOf({ status, reason }), n),
+      { discard: true }
+    )
+  })
+
+/** Whether this replica leads (LeaderElection's `changes`). */
+export const recordLeader = (isLeader: boolean): Effect.Effect<void> => Metric.update(leader, isLeader ? 1 : 0)
+
+/** Whether this replica is ready, as its /readyz says. */
+export const recordReady = (isReady: boolean): Effect.Effect<void> => Metric.update(ready, isReady ? 1 : 0)
+
+/**
+ * The process's memory limit, and its CPU time since the last scrape, read when scraped.
+ * `process.constrainedMemory()` reads the cgroup's limit; without one it answers 0 or a number
+ * at least the machine's memory (2^64 on Node 22), which constrains nothing: that is exported as 0.
+ */
+let cpuMicrosSeen = 0
+export const recordProcess: Effect.Effect<void> = Effect.suspend(() => {
+  const limit = process.constrainedMemory()
+  const cpu = process.cpuUsage()
+  const micros = cpu.user + cpu.system
+  const delta = Math.max(0, micros - cpuMicrosSeen)
+  cpuMicrosSeen = Math.max(cpuMicrosSeen, micros)
+  return Effect.andThen(
+    Metric.update(memoryLimitBytes, limit > 0 && limit < totalmem() ? limit : 0),
+    Metric.update(cpuSecondsTotal, delta / 1e6)
+  )
+})
+
+/** `metricsText` with the series read at scrape time (memory limit, CPU) brought up to date first. */
+export const monitoringMetricsText: Effect.Effect<string> = Effect.andThen(recordProcess, metricsText)
