@@ -1,35 +1,20 @@
 /**
- * `KubeApi` on a real API server, through `@kubernetes/client-node` 2.0 (the only module that
- * imports the client library).
+ * `KubeApi` on a real API server: a small REST client on undici, and `@kubernetes/client-node` 2.0
+ * for what it is good at: reading the kubeconfig (TLS, credentials, proxies) and watching
+ * (`Watch`). What this file takes from client-node goes through ClientNodeAdapter.ts, on its
+ * public API.
  *
- * Every kind goes through `CustomObjectsApi`: it speaks plain JSON (no typed models, no Date
- * objects), so custom resources, Leases, Events and Namespaces all come back as the same
- * `KubeObject` the in-memory cluster hands out. Core kinds (group "") live under `/api/v1`
- * instead of `/apis/<group>/<version>`; a request middleware rewrites the path for them.
+ * Every kind is plain JSON on the wire and here (no typed models, no Date objects), so custom
+ * resources, Leases, Events and Namespaces all come back as the same `KubeObject` the in-memory
+ * cluster hands out.
  *
  * Every call is wrapped once and fails with `KubeApiError`: the reason from the HTTP status
  * (409 split into AlreadyExists/Conflict by the server's Status reason), the detail from the
  * server's Status message, and for 422 the field causes. No HTTP answer is `Transport`.
  */
-import {
-  ApiException,
-  createConfiguration,
-  CustomObjectsApi,
-  type HttpLibrary,
-  KubeConfig,
-  Observable,
-  type ObservableMiddleware,
-  PatchStrategy,
-  type RequestContext,
-  ResponseContext,
-  type SecurityAuthentication,
-  ServerConfiguration,
-  setHeaderOptions,
-  Watch,
-  wrapHttpLibrary
-} from "@kubernetes/client-node"
+import { KubeConfig, Watch } from "@kubernetes/client-node"
 import { Cause, Effect, Layer, Queue, Stream } from "effect"
-import { Agent, type Dispatcher, request } from "undici"
+import type { Dispatcher } from "undici"
 import { existsSync } from "node:fs"
 import { homedir } from "node:os"
 import { join } from "node:path"
@@ -47,6 +32,7 @@ import {
   type WatchEvent,
   type WatchOptions
 } from "./KubeApi.ts"
+import { clusterClient, USER_AGENT } from "./ClientNodeAdapter.ts"
 
 /** Who the server records in managedFields for our writes. */
 export const FIELD_MANAGER = "api-controller"
@@ -187,35 +173,25 @@ const describeError = (e: unknown): string => {
   return `${e.message}${c}`
 }
 
-const toKubeApiError = (operation: string, verb: string) => (e: unknown): KubeApiError => {
-  if (e instanceof ApiException) return fromStatus(operation, verb, e.code, e.body, `HTTP ${e.code}`)
-  // Our own mistakes or an answer we could not read; everything else never got an HTTP answer.
-  const unreadable = e instanceof SyntaxError || (e instanceof Error && e.name === "RequiredError")
-  return new KubeApiError({ reason: unreadable ? "Unexpected" : "Transport", operation, detail: describeError(e) })
-}
-
 // ---------------------------------------------------------------------------------------------
 // the service
 
-/** Core kinds: `CustomObjectsApi` builds `/apis//v1/...`; the server wants `/api/v1/...`. */
-const coreGroupPath: ObservableMiddleware = {
-  pre: (ctx) => {
-    ctx.setUrl(ctx.getUrl().replace("/apis//", "/api/"))
-    return new Observable(Promise.resolve(ctx))
-  },
-  post: (res) => new Observable(Promise.resolve(res))
+/** An HTTP answer outside 2xx; its body is the server's Status. */
+class StatusAnswer extends Error {
+  readonly code: number
+  readonly body: string
+  constructor(code: number, body: string) {
+    super(`HTTP ${code}`)
+    this.code = code
+    this.body = body
+  }
 }
 
-const coreOptions = { middleware: [coreGroupPath], middlewareMergeStrategy: "append" as const }
-const mergePatchOptions = setHeaderOptions("Content-Type", PatchStrategy.MergePatch)
-const coreMergePatchOptions = setHeaderOptions("Content-Type", PatchStrategy.MergePatch, coreOptions)
-
-/**
- * Per-call configuration: the core-path rewrite where needed, the merge-patch content type for
- * patches: constants, built once rather than per request.
- */
-const callOptions = (kind: ResourceKind, mergePatch = false) =>
-  kind.group === "" ? (mergePatch ? coreMergePatchOptions : coreOptions) : mergePatch ? mergePatchOptions : undefined
+const toKubeApiError = (operation: string, verb: string) => (e: unknown): KubeApiError => {
+  if (e instanceof StatusAnswer) return fromStatus(operation, verb, e.code, e.body, e.message)
+  // An answer we could not read; everything else never got an HTTP answer.
+  return new KubeApiError({ reason: e instanceof SyntaxError ? "Unexpected" : "Transport", operation, detail: describeError(e) })
+}
 
 /** Lists of core kinds leave out apiVersion/kind on items; the in-memory cluster has them. */
 const withType = (kind: ResourceKind, o: unknown): KubeObject => {
@@ -225,185 +201,87 @@ const withType = (kind: ResourceKind, o: unknown): KubeObject => {
     : { ...obj, apiVersion: apiVersionOf(kind), kind: kind.kind }
 }
 
-const collectionPath = (kind: ResourceKind, namespace: string | undefined): string => {
-  const base = kind.group === "" ? `/api/${kind.version}` : `/apis/${kind.group}/${kind.version}`
-  return kind.namespaced && namespace !== undefined && namespace !== ""
-    ? `${base}/namespaces/${encodeURIComponent(namespace)}/${kind.plural}`
-    : `${base}/${kind.plural}`
-}
+/** Core kinds (group "") live under `/api/v1`, the rest under `/apis/<group>/<version>`. */
+const groupVersionPath = (kind: ResourceKind): string =>
+  kind.group === "" ? `/api/${kind.version}` : `/apis/${kind.group}/${kind.version}`
 
-/**
- * client-node 2.0.1 builds a new undici Agent (a new connection pool, so a new TLS handshake) for
- * every request. Reuse one per cluster endpoint instead: measured, 200 sequential GETs went from
- * 203 open connections and 4.6 ms each to 3 connections and 1.4 ms, and 1,000 Apis converged in
- * about half the time. Credentials that change (a rotated service-account token) travel in
- * headers, which are still set per request; certificates do not change for a KubeConfig.
- *
- * The pool speaks HTTP/1.1 with keep-alive. undici 8 negotiates HTTP/2 when the server offers it,
- * and node's HTTP/2 client costs more CPU per request than HTTP/1.1 does (measured with
- * scripts/bench-client.ts: 1.3 against 0.8 ms of this process's CPU per create); a controller's
- * few concurrent requests gain nothing from multiplexing. Proxied clusters keep client-node's
- * own dispatcher (HTTP or SOCKS proxy).
- */
-const reuseConnections = (kc: KubeConfig): void => {
-  // `createDispatcher` is private in the typings of the pinned 2.0.1; guard so a release
-  // without it falls back to its own behaviour rather than breaking.
-  type Cluster = Parameters<KubeConfig["createDispatcherOptions"]>[0]
-  type Dispatching = { createDispatcher?: (cluster: Cluster, options: object) => unknown }
-  const target = kc as unknown as Dispatching
-  const create = target.createDispatcher?.bind(kc)
-  if (create === undefined) return
-  const pools = new Map<string, unknown>()
-  target.createDispatcher = (cluster, options) => {
-    const key = `${cluster?.name ?? ""}|${cluster?.server ?? ""}|${cluster?.proxyUrl ?? ""}`
-    let pool = pools.get(key)
-    if (pool === undefined) {
-      const o = kc.createDispatcherOptions(cluster, options)
-      pool = o.type === "agent" ? new Agent({ connect: o.connect as NonNullable<Agent.Options["connect"]>, allowH2: false }) : create(cluster, options)
-      pools.set(key, pool)
-    }
-    return pool
-  }
-}
+/** A namespaced kind's collection in one namespace, or across all of them without one. */
+const collectionPath = (kind: ResourceKind, namespace: string | undefined): string =>
+  kind.namespaced && namespace !== undefined && namespace !== ""
+    ? `${groupVersionPath(kind)}/namespaces/${encodeURIComponent(namespace)}/${kind.plural}`
+    : `${groupVersionPath(kind)}/${kind.plural}`
 
-/**
- * The HTTP client under client-node's generated API classes (its `httpApi` extension point).
- * client-node's default sends every request through undici's `fetch`: a WHATWG Request, Headers and
- * Response, and a web stream for each body. undici's `request` does the same exchange with node
- * streams and a plain header object; same connection pool (the dispatcher client-node puts on the
- * request), same TLS, same headers. The body is read whole before client-node sees the answer, so
- * a connection never waits for a caller that does not read it (client-node skips the body of a 401).
- */
-const undiciHttpLibrary: HttpLibrary = wrapHttpLibrary({
-  send: async (ctx: RequestContext): Promise<ResponseContext> => {
-    const body = ctx.getBody()
-    const signal = ctx.getSignal()
-    const dispatcher = ctx.getDispatcher() as Dispatcher | undefined
-    const res = await request(ctx.getUrl(), {
-      method: ctx.getHttpMethod() as Dispatcher.HttpMethod,
-      headers: { ...ctx.getHeaders(), "user-agent": USER_AGENT },
-      ...(body !== undefined ? { body: body as string } : {}),
-      ...(signal !== undefined ? { signal } : {}),
-      ...(dispatcher !== undefined ? { dispatcher } : {})
-    })
-    const text = await res.body.text()
-    const headers: Record<string, string> = {}
-    for (const [name, value] of Object.entries(res.headers)) {
-      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value
-    }
-    return new ResponseContext(res.statusCode, headers, {
-      text: () => Promise.resolve(text),
-      binary: () => Promise.resolve(Buffer.from(text)),
-      stream: () => null
-    })
-  }
-})
+const objectPath = (kind: ResourceKind, namespace: string, name: string): string =>
+  kind.namespaced
+    ? `${groupVersionPath(kind)}/namespaces/${encodeURIComponent(namespace)}/${kind.plural}/${encodeURIComponent(name)}`
+    : `${groupVersionPath(kind)}/${kind.plural}/${encodeURIComponent(name)}`
 
-const USER_AGENT = "api-controller"
-
-type Headers = { headers?: Record<string, string> }
-
-/**
- * How each request is authenticated. client-node's `applySecurityAuthentication` rebuilds the TLS
- * options on every request, base64-decoding the kubeconfig's CA, certificate and key (in a Pod,
- * reading ca.crt from disk) only to pick the connection pool, which they do not change (see
- * `reuseConnections`). Here the first request goes client-node's whole way and its pool is kept;
- * every request still asks for the credentials that can change (the service-account token the
- * kubelet rotates, an exec plugin's or an auth provider's token), as client-node would.
- */
-export const cachedAuthentication = (kc: KubeConfig): SecurityAuthentication => {
-  // Private in the typings of the pinned 2.0.1: without it, client-node's own way is kept.
-  const authorize = (kc as unknown as { applyAuthorizationHeader?: (opts: Headers) => Promise<void> })
-    .applyAuthorizationHeader?.bind(kc)
-  if (authorize === undefined) return kc
-  let dispatcher: unknown
-  /** Headers fixed by the kubeconfig (basic auth, impersonation), in client-node's order: a token's Authorization wins. */
-  let fixed: ReadonlyArray<readonly [string, string]> = []
-  let first = true
-  return {
-    getName: () => kc.getName(),
-    applySecurityAuthentication: async (context) => {
-      if (first) {
-        await kc.applySecurityAuthentication(context)
-        dispatcher = context.getDispatcher()
-        const user = kc.getCurrentUser()
-        fixed = [
-          ...(user?.username ? [["Authorization", `Basic ${Buffer.from(`${user.username}:${user.password}`).toString("base64")}`] as const] : []),
-          ...(user?.impersonateUser != null ? [["Impersonate-User", user.impersonateUser] as const] : [])
-        ]
-        first = false
-        return
-      }
-      const opts: Headers = {}
-      await authorize(opts)
-      for (const [name, value] of fixed) context.setHeaderParam(name, value)
-      for (const [name, value] of Object.entries(opts.headers ?? {})) context.setHeaderParam(name, value)
-      if (dispatcher !== undefined) context.setDispatcher(dispatcher as Parameters<typeof context.setDispatcher>[0])
-    }
-  }
-}
-
-/** `CustomObjectsApi` as `kc.makeApiClient` builds it, on `undiciHttpLibrary`. */
-const customObjectsApi = (kc: KubeConfig): CustomObjectsApi => {
-  const cluster = kc.getCurrentCluster()
-  if (cluster === null) throw new Error("no cluster in the current context")
-  return new CustomObjectsApi(createConfiguration({
-    baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: cachedAuthentication(kc) },
-    httpApi: undiciHttpLibrary
-  }))
-}
+const WRITE = `?fieldManager=${FIELD_MANAGER}`
+const JSON_TYPE = "application/json"
+const MERGE_PATCH = "application/merge-patch+json"
 
 export const makeKubeApi = (kc: KubeConfig): KubeApi["Service"] => {
-  reuseConnections(kc)
-  const co = customObjectsApi(kc)
+  const client = clusterClient(kc)
+  const watcher = new Watch(client.watchConfig)
+
+  /**
+   * One request, its answer's body read whole (a connection never waits for a caller that does
+   * not read it) and parsed; an answer outside 2xx rejects with `StatusAnswer`.
+   */
+  const send = async (method: Dispatcher.HttpMethod, path: string, body?: unknown, contentType = JSON_TYPE): Promise<unknown> => {
+    const c = await client.connection()
+    const headers: Record<string, string> = { ...(await c.credentials()), accept: JSON_TYPE, "user-agent": USER_AGENT }
+    if (body !== undefined) headers["content-type"] = contentType
+    const res = await c.dispatcher.request({
+      origin: c.origin,
+      path: c.basePath + path,
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {})
+    })
+    const text = await res.body.text()
+    if (res.statusCode < 200 || res.statusCode > 299) throw new StatusAnswer(res.statusCode, text)
+    return text === "" ? undefined : JSON.parse(text)
+  }
+
+  /** The one place a request becomes an Effect. */
+  const call = (
+    operation: string,
+    verb: string,
+    method: Dispatcher.HttpMethod,
+    path: string,
+    body?: unknown,
+    contentType?: string
+  ): Effect.Effect<unknown, KubeApiError> =>
+    Effect.tryPromise({ try: () => send(method, path, body, contentType), catch: toKubeApiError(operation, verb) })
 
   const op = (verb: string, kind: ResourceKind, namespace: string, name: string) =>
     `${verb} ${kind.plural} ${namespace}/${name}`
 
-  /** The one place a client promise becomes an Effect. */
-  const call = <A>(operation: string, verb: string, f: () => Promise<A>): Effect.Effect<A, KubeApiError> =>
-    Effect.tryPromise({ try: f, catch: toKubeApiError(operation, verb) })
-
-  const gv = (kind: ResourceKind) => ({ group: kind.group, version: kind.version, plural: kind.plural })
+  const typed = (kind: ResourceKind) => Effect.map((o: unknown) => withType(kind, o))
 
   /** API discovery for the kind's group and version; a group/version the server does not know is a 404. */
   const serves = (kind: ResourceKind) =>
-    call(`discover ${apiVersionOf(kind)}`, "get", () =>
-      co.getAPIResources({ group: kind.group, version: kind.version }, callOptions(kind)) as Promise<{
-        resources?: ReadonlyArray<{ name?: string }>
-      }>).pipe(
-        Effect.map((list) => (list.resources ?? []).some((r) => r.name === kind.plural)),
-        Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(false))
-      )
+    call(`discover ${apiVersionOf(kind)}`, "get", "GET", groupVersionPath(kind)).pipe(
+      Effect.map((list) => ((list as { resources?: ReadonlyArray<{ name?: string }> }).resources ?? []).some((r) => r.name === kind.plural)),
+      Effect.catchIf((e) => e.reason === "NotFound", () => Effect.succeed(false))
+    )
 
   const get = (kind: ResourceKind, namespace: string, name: string) =>
-    call(op("get", kind, namespace, name), "get", () =>
-      kind.namespaced
-        ? co.getNamespacedCustomObject({ ...gv(kind), namespace, name }, callOptions(kind))
-        : co.getClusterCustomObject({ ...gv(kind), name }, callOptions(kind))).pipe(Effect.map((o) => withType(kind, o)))
+    call(op("get", kind, namespace, name), "get", "GET", objectPath(kind, namespace, name)).pipe(typed(kind))
 
   const list = (kind: ResourceKind, options: ListOptions = {}): Effect.Effect<ObjectList, KubeApiError> => {
     const ns = options.namespace
-    const page = (cont: string | undefined) => {
-      const q = {
-        limit: LIST_PAGE,
-        ...(options.labelSelector !== undefined ? { labelSelector: options.labelSelector } : {}),
-        ...(cont !== undefined ? { _continue: cont } : {})
-      }
-      return call(op("list", kind, ns ?? "", ""), "list", () =>
-        (!kind.namespaced
-          ? co.listClusterCustomObject({ ...gv(kind), ...q }, callOptions(kind))
-          : ns === undefined || ns === ""
-          ? co.listCustomObjectForAllNamespaces(
-            { group: kind.group, version: kind.version, resourcePlural: kind.plural, ...q },
-            callOptions(kind)
-          )
-          : co.listNamespacedCustomObject({ ...gv(kind), namespace: ns, ...q }, callOptions(kind))) as Promise<{
-            items?: ReadonlyArray<unknown>
-            metadata?: { resourceVersion?: string; continue?: string }
-          }>)
-    }
+    const path = collectionPath(kind, ns)
+    const selector = options.labelSelector !== undefined ? `&labelSelector=${encodeURIComponent(options.labelSelector)}` : ""
+    type Page = { items?: ReadonlyArray<unknown>; metadata?: { resourceVersion?: string; continue?: string } }
+    const page = (cont: string | undefined) =>
+      call(
+        op("list", kind, ns ?? "", ""),
+        "list",
+        "GET",
+        `${path}?limit=${LIST_PAGE}${selector}${cont !== undefined ? `&continue=${encodeURIComponent(cont)}` : ""}`
+      ) as Effect.Effect<Page, KubeApiError>
     return Effect.gen(function*() {
       const first = yield* page(undefined)
       const items = [...(first.items ?? [])]
@@ -467,7 +345,10 @@ export const makeKubeApi = (kc: KubeConfig): KubeApi["Service"] => {
         )
       }
       return Effect.acquireRelease(
-        call(operation, "watch", () => new Watch(kc).watch(path, params, onEvent, onDone)),
+        Effect.tryPromise({
+          try: () => watcher.watch(path, params, onEvent, onDone),
+          catch: toKubeApiError(operation, "watch")
+        }),
         (controller) => Effect.sync(() => controller.abort())
       )
     })
@@ -475,69 +356,39 @@ export const makeKubeApi = (kc: KubeConfig): KubeApi["Service"] => {
 
   const create = (kind: ResourceKind, object: KubeObject) => {
     const namespace = object.metadata.namespace ?? ""
-    const name = object.metadata.name
-    return call(op("create", kind, namespace, name), "create", () =>
-      kind.namespaced
-        ? co.createNamespacedCustomObject(
-          { ...gv(kind), namespace, body: object, fieldManager: FIELD_MANAGER },
-          callOptions(kind)
-        )
-        : co.createClusterCustomObject({ ...gv(kind), body: object, fieldManager: FIELD_MANAGER }, callOptions(kind)))
-      .pipe(Effect.map((o) => withType(kind, o)))
+    return call(op("create", kind, namespace, object.metadata.name), "create", "POST", collectionPath(kind, namespace) + WRITE, object)
+      .pipe(typed(kind))
   }
 
   const replace = (kind: ResourceKind, object: KubeObject) => {
     const namespace = object.metadata.namespace ?? ""
     const name = object.metadata.name
-    return call(op("replace", kind, namespace, name), "replace", () =>
-      kind.namespaced
-        ? co.replaceNamespacedCustomObject(
-          { ...gv(kind), namespace, name, body: object, fieldManager: FIELD_MANAGER },
-          callOptions(kind)
-        )
-        : co.replaceClusterCustomObject(
-          { ...gv(kind), name, body: object, fieldManager: FIELD_MANAGER },
-          callOptions(kind)
-        )).pipe(Effect.map((o) => withType(kind, o)))
+    return call(op("replace", kind, namespace, name), "replace", "PUT", objectPath(kind, namespace, name) + WRITE, object)
+      .pipe(typed(kind))
   }
 
   const patch = (kind: ResourceKind, namespace: string, name: string, body: MergePatch) =>
-    call(op("patch", kind, namespace, name), "patch", () =>
-      kind.namespaced
-        ? co.patchNamespacedCustomObject(
-          { ...gv(kind), namespace, name, body, fieldManager: FIELD_MANAGER },
-          callOptions(kind, true)
-        )
-        : co.patchClusterCustomObject(
-          { ...gv(kind), name, body, fieldManager: FIELD_MANAGER },
-          callOptions(kind, true)
-        )).pipe(Effect.map((o) => withType(kind, o)))
+    call(op("patch", kind, namespace, name), "patch", "PATCH", objectPath(kind, namespace, name) + WRITE, body, MERGE_PATCH)
+      .pipe(typed(kind))
 
   const patchStatus = (kind: ResourceKind, namespace: string, name: string, body: MergePatch) =>
-    call(op("patchStatus", kind, namespace, name), "patch", () =>
-      kind.namespaced
-        ? co.patchNamespacedCustomObjectStatus(
-          { ...gv(kind), namespace, name, body, fieldManager: FIELD_MANAGER },
-          callOptions(kind, true)
-        )
-        : co.patchClusterCustomObjectStatus(
-          { ...gv(kind), name, body, fieldManager: FIELD_MANAGER },
-          callOptions(kind, true)
-        )).pipe(Effect.map((o) => withType(kind, o)))
+    call(
+      op("patchStatus", kind, namespace, name),
+      "patch",
+      "PATCH",
+      `${objectPath(kind, namespace, name)}/status${WRITE}`,
+      body,
+      MERGE_PATCH
+    ).pipe(typed(kind))
 
-  const del = (kind: ResourceKind, namespace: string, name: string, options: DeleteOptions = {}) => {
-    const body = options.uid !== undefined ? { preconditions: { uid: options.uid } } : undefined
-    return call(op("delete", kind, namespace, name), "delete", () =>
-      kind.namespaced
-        ? co.deleteNamespacedCustomObject(
-          { ...gv(kind), namespace, name, ...(body !== undefined ? { body } : {}) },
-          callOptions(kind)
-        )
-        : co.deleteClusterCustomObject(
-          { ...gv(kind), name, ...(body !== undefined ? { body } : {}) },
-          callOptions(kind)
-        )).pipe(Effect.asVoid)
-  }
+  const del = (kind: ResourceKind, namespace: string, name: string, options: DeleteOptions = {}) =>
+    call(
+      op("delete", kind, namespace, name),
+      "delete",
+      "DELETE",
+      objectPath(kind, namespace, name),
+      options.uid !== undefined ? { preconditions: { uid: options.uid } } : undefined
+    ).pipe(Effect.asVoid)
 
   return KubeApi.of({ serves, get, list, watch, create, replace, patch, patchStatus, delete: del })
 }
