@@ -48,16 +48,18 @@ export interface AppOptions {
 /** Apis per machine state and conflicts, from the cached statuses. */
 const recordGauges = Effect.gen(function*() {
   const cache = yield* ClusterCache
-  const states = cache.apis().map((a) => {
-    const m = machineStatesOf(decodeStatus(a["status"]))
-    return { validation: m.validation.state, authentication: m.authentication.state, virtualService: m.virtualService.state }
-  })
+  const machines = cache.apis().map((a) => machineStatesOf(decodeStatus(a["status"])))
+  const states = machines.map((m) => ({
+    validation: m.validation.state,
+    authentication: m.authentication.state,
+    virtualService: m.virtualService.state
+  }))
   yield* Metrics.recordStates(Metrics.countStates(states))
   yield* Metrics.recordConflicts({
     hostname: states.filter((s) => s.virtualService === "HostnameOccupied").length,
     service: states.filter((s) => s.validation === "TargetServiceOccupied").length
   })
-  yield* Metrics.recordReadyConditions(cache.apis().map((a) => readinessCondition(machineStatesOf(decodeStatus(a["status"])))))
+  yield* Metrics.recordReadyConditions(machines.map(readinessCondition))
 })
 
 const settingsLayer = (options: AppOptions) =>
