@@ -17,13 +17,14 @@ import { existsSync, readFileSync } from "node:fs"
 import { homedir } from "node:os"
 import { join } from "node:path"
 import { parseAllDocuments } from "yaml"
-import { decodeStatus } from "../src/domain/Api.ts"
 import { parseControllerConfig } from "../src/domain/ControllerConfig.ts"
 import { Kinds, type KubeObject, type ResourceKind } from "../src/domain/Kube.ts"
 import { KubeApi } from "../src/k8s/KubeApi.ts"
 import { KubeApiLive } from "../src/k8s/KubeApiLive.ts"
 import { appWith } from "../src/runtime/App.ts"
+import { table } from "../src/cli/DescribeText.ts"
 import { HealthServer } from "../src/runtime/HealthServer.ts"
+import { apiView, machineColumns, type MachineName } from "../src/visual/ApiView.ts"
 import { WebView } from "../src/web/WebView.ts"
 import * as Logging from "../src/runtime/Logging.ts"
 import { DEFAULT_CRDS, startControlPlane } from "./lib/ControlPlane.ts"
@@ -48,8 +49,8 @@ const demoEnv = {
   ...process.env
 }
 
-/** What each sample documents about itself (deploy/samples/*.yaml comments). */
-const expected: Record<string, { validation: number; virtualService: number; authentication?: number }> = {
+/** What each sample documents about itself (deploy/samples/*.yaml comments): a status code per machine (absent: 0; left out: any). */
+const expected: Record<string, Partial<Record<MachineName, number>>> = {
   httpbin: { validation: 2, virtualService: 2 },
   orders: { validation: 2, virtualService: 2, authentication: 2 },
   billing: { validation: 2, virtualService: 2, authentication: 2 },
@@ -104,38 +105,26 @@ const installMissingCrds = Effect.fn("start.installMissingCrds")(function*(kube:
   }
 })
 
-const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length))
-
-const table = (apis: ReadonlyArray<KubeObject>): string => {
-  const rows = apis.map((a) => {
-    const s = decodeStatus(a["status"])
-    const spec = a["spec"] as { hostname?: string; service?: { name?: string } } | undefined
-    const ready = s.conditions?.find((c) => c.type === "Ready")
-    const problem = s.lastError ?? s.virtualService?.lastError ?? s.authenticationStatus?.lastError ?? ""
+/** The Apis' status as one line each: a column per machine, headed and ordered by the catalog. */
+const statusTable = (apis: ReadonlyArray<KubeObject>): string => {
+  const rows = apis.map(apiView).map((v) => {
+    const problem = v.machines.map((m) => m.lastError).find((e) => e !== undefined) ?? ""
     return [
-      a.metadata.name,
-      spec?.hostname ?? "",
-      spec?.service?.name ?? "",
-      String(s.validationStatus ?? "-"),
-      String(s.virtualService?.code ?? "-"),
-      s.authenticationStatus !== undefined ? String(s.authenticationStatus.code) : "off",
-      ready !== undefined ? `${ready.status} ${ready.reason}` : "-",
+      v.name,
+      v.spec.hostname,
+      v.spec.service.split(":")[0] ?? "",
+      ...v.machines.map((m) => (m.off ? "off" : String(m.code ?? "-"))),
+      v.ready !== undefined ? `${v.ready.status} ${v.ready.reason}` : "-",
       problem.length > 90 ? `${problem.slice(0, 87)}...` : problem
     ]
   })
-  const header = ["API", "HOSTNAME", "SERVICE", "VALID", "VS", "AUTH", "READY", "LAST ERROR"]
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  return [header, ...rows].map((r) => r.map((c, i) => pad(c, widths[i]!)).join("  ").trimEnd()).join("\n")
+  return table(["API", "HOSTNAME", "SERVICE", ...machineColumns.map((c) => c.title.toUpperCase()), "READY", "LAST ERROR"], rows, "")
 }
 
 const settledAsDocumented = (apis: ReadonlyArray<KubeObject>) =>
   apis.every((a) => {
     const want = expected[a.metadata.name]
-    const s = decodeStatus(a["status"])
-    if (want === undefined) return true
-    return s.validationStatus === want.validation &&
-      (s.virtualService?.code ?? 0) === want.virtualService &&
-      (want.authentication === undefined || s.authenticationStatus?.code === want.authentication)
+    return want === undefined || apiView(a).machines.every((m) => want[m.machine] === undefined || (m.code ?? 0) === want[m.machine])
   })
 
 const program = Effect.gen(function*() {
@@ -171,7 +160,8 @@ const program = Effect.gen(function*() {
   }).pipe(Layer.provide(Logging.layer({ format: "pretty", level: flag("verbose") ? "Debug" : "Warn" }))))
   const health = Context.get(app, HealthServer)
   log(`controller running; health and metrics at ${health.url}/healthz and ${health.url}/metrics`)
-  log(`live web view of the Apis at ${Context.get(app, WebView).url}/`)
+  // The web view announces itself at INFO ("web view at ..."), which --verbose shows: say it here only otherwise.
+  if (!flag("verbose")) log(`live web view of the Apis at ${Context.get(app, WebView).url}/`)
 
   // 3. The samples.
   const api = yield* Effect.provide(Effect.service(KubeApi), kube)
@@ -192,7 +182,7 @@ const program = Effect.gen(function*() {
   const timeout = Duration.toMillis(Duration.seconds(Number(option("timeout") ?? 60)))
   while (true) {
     const apis = (yield* api.list(Kinds.Api, { namespace: NAMESPACE })).items
-    const now = table(apis)
+    const now = statusTable(apis)
     if (now !== last) {
       console.log(`\n${now}\n`)
       last = now
