@@ -125,13 +125,11 @@ ${fragment}
 // ---------------------------------------------------------------------------------------------
 // pieces
 
-const codeBadge = (m: MachineView): string => {
-  // A state that leaves its status field out (authentication Disabled): off, nothing of it exists.
-  const off = m.off
-  return `<span class="badge code-${m.code ?? "none"}" data-machine="${esc(m.machine)}" data-state="${esc(m.state)}" data-code="${esc(m.code ?? "")}"${
-    off ? ` title="${esc(m.machine)} off: ${esc(m.statusField)} not reported"` : ""
-  }>${off ? "off" : esc(m.state)}${m.code !== undefined ? ` (${m.code})` : ""}</span>`
-}
+/** A machine's state and code; "off" for a state that leaves its status field out (authentication Disabled). */
+const codeBadge = (m: MachineView): string =>
+  `<span class="badge code-${m.code ?? "none"}" data-machine="${esc(m.machine)}" data-state="${esc(m.state)}" data-code="${esc(m.code ?? "")}"${
+    m.off ? ` title="${esc(m.machine)} off: ${esc(m.statusField)} not reported"` : ""
+  }>${m.off ? "off" : esc(m.state)}${m.code !== undefined ? ` (${m.code})` : ""}</span>`
 
 const readyBadge = (v: ApiView): string => {
   const r = v.ready
