@@ -8,7 +8,15 @@
 # and go.sum, its build flags and the Go version (not this script's text: a comment here rebuilds
 # nothing). Never downloads prebuilt binaries: everything comes from the Go module proxy and this
 # machine's Go. Kept apart from scripts/build-control-plane.sh, whose text stamps the control plane.
+#
+#   scripts/build-prometheus.sh                       all three
+#   scripts/build-prometheus.sh promtool crds         what `npm test` needs (test/cluster/globalSetup.ts)
+#   scripts/build-prometheus.sh prometheus            the real Prometheus (test/soak/PrometheusScrape.test.ts)
 set -euo pipefail
+wanted=" ${*:-promtool prometheus crds} "
+for w in $wanted; do
+  [[ " promtool prometheus crds " == *" $w "* ]] || { echo "build-prometheus: unknown part '$w' (promtool, prometheus, crds)" >&2; exit 2; }
+done
 cd "$(dirname "$0")/.."
 root=$PWD
 bin="$root/.bin"
@@ -61,8 +69,9 @@ ldflags="-s -w -X github.com/prometheus/common/version.Version=$release -X githu
 # remove_all_sd: no service-discovery plugins (the tests scrape static targets), which also keeps
 # the cloud SDKs out of the build; the web UI's assets stay out too (no builtinassets tag): the
 # HTTP API, which the tests use, does not need them.
-build promtool "$dir" github.com/prometheus/prometheus/cmd/promtool -tags remove_all_sd -ldflags "$ldflags"
-build prometheus "$dir" github.com/prometheus/prometheus/cmd/prometheus -tags remove_all_sd -ldflags "$ldflags"
+[[ "$wanted" == *" promtool "* ]] && build promtool "$dir" github.com/prometheus/prometheus/cmd/promtool -tags remove_all_sd -ldflags "$ldflags"
+[[ "$wanted" == *" prometheus "* ]] && build prometheus "$dir" github.com/prometheus/prometheus/cmd/prometheus -tags remove_all_sd -ldflags "$ldflags"
+[[ "$wanted" == *" crds "* ]] || exit 0
 
 # ---- the Prometheus Operator's CRDs ------------------------------------------------------------
 dir=tools/prometheus-operator

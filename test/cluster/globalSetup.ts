@@ -23,6 +23,13 @@ declare module "vitest" {
 const log = (line: string) => console.log(`[cluster tier] ${line}`)
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // promtool and the Prometheus Operator's CRDs for the monitoring tests (the fast tier's too: every
+  // project's setup runs before any test); a no-op when .bin/ is current. The real Prometheus is
+  // built by the soak tier's test that runs it (test/soak/PrometheusScrape.test.ts).
+  const tProm = Date.now()
+  execFileSync("bash", [join(REPO_ROOT, "scripts/build-prometheus.sh"), "promtool", "crds"], { stdio: "inherit" })
+  log(`build-prometheus.sh took ${((Date.now() - tProm) / 1000).toFixed(1)}s`)
+
   const external = process.env["TEST_KUBECONFIG"]
   if (external !== undefined && external !== "") {
     log(`using the running control plane from TEST_KUBECONFIG=${external}`)

@@ -108,9 +108,9 @@ export const metricNamesIn = (expr: string): ReadonlyArray<string> =>
 // ---------------------------------------------------------------------------------------------
 // Prometheus's binaries
 
-/** Builds promtool and prometheus into .bin/ unless they are current (a no-op then). */
-export const buildPrometheus = (): void => {
-  execFileSync("bash", [join(REPO_ROOT, "scripts", "build-prometheus.sh")], { stdio: "inherit" })
+/** Builds these parts (promtool, prometheus, crds) into .bin/ unless they are current (a no-op then). */
+export const buildPrometheus = (...parts: ReadonlyArray<"promtool" | "prometheus" | "crds">): void => {
+  execFileSync("bash", [join(REPO_ROOT, "scripts", "build-prometheus.sh"), ...parts], { stdio: "inherit" })
 }
 
 export interface Run {

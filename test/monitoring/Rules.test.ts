@@ -38,7 +38,7 @@ const CASES_FILE = join(import.meta.dirname, "rules.test.yaml")
 let dir = ""
 beforeAll(() => {
   // A no-op when .bin/ is current (npm test's cluster setup has built it already); cold, minutes.
-  buildPrometheus()
+  buildPrometheus("promtool")
   dir = mkdtempSync(join(tmpdir(), "api-controller-rules-"))
 }, 45 * 60_000)
 afterAll(() => {
