@@ -3,9 +3,9 @@
  * scripts/build-prometheus.sh): the PrometheusRule's groups load and lint clean, every alert has
  * `promtool test rules` cases in which it fires and in which it must not (rules.test.yaml), and
  * those cases fail when an alert is broken; every dashboard query parses; each alert says what to
- * run and has its runbook section. That the names exist in what the controller exports, and that
- * a real Prometheus fires an alert from a running controller, is the cluster tier's
- * (test/cluster/Monitoring.test.ts).
+ * run and has its runbook section. That the names exist in what the controller exports is the
+ * cluster tier's (test/cluster/Monitoring.test.ts); that a real Prometheus fires an alert from a
+ * running controller, the soak tier's (test/soak/PrometheusScrape.test.ts).
  */
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
