@@ -12,6 +12,7 @@ import {
   toSvg
 } from "../../src/visual/Diagram.ts"
 import { lifecycleDocs, writeDocsCommand } from "../../src/visual/LifecycleDocs.ts"
+import { authenticationMachine } from "../../machines/AuthenticationMachine.ts"
 
 const repoRoot = resolve(import.meta.dirname, "../..")
 
@@ -20,10 +21,12 @@ const repoRoot = resolve(import.meta.dirname, "../..")
 
 const ref = { name: "child", uid: "uid-1", version: "7" }
 
-/** Sample values of every fact the machines observe: each guard holds for one of them and fails for another. */
+/**
+ * Sample values of the facts the machines observe: each guard holds for one of them and fails for
+ * another. A fact not listed here (a machine learnt a new one) gets `otherSamples`.
+ */
 const factSamples: Readonly<Record<string, ReadonlyArray<unknown>>> = {
   problems: [null, "spec.hostname: bad"],
-  service: ["httpbin"],
   serviceHolder: [null, "ns/older"],
   specUsable: [true, false],
   hostnameTaken: [true, false],
@@ -34,23 +37,43 @@ const factSamples: Readonly<Record<string, ReadonlyArray<unknown>>> = {
   upToDate: [true, false],
   fqdn: ["httpbin.kyma.local"],
   hostHolder: [null, "other/holder"],
-  authentication: ["Disabled", "NotCreated", "InProgress", "Created", "Error"]
+  // The VirtualService waits for authentication: every state that machine has.
+  authentication: Object.keys(authenticationMachine.root.states)
+}
+/** Falsy and truthy, and a string for the actions that quote a fact. */
+const otherSamples: ReadonlyArray<unknown> = [null, "sample"]
+
+/**
+ * The facts a machine's guards read, found by running each guard on facts that record what is
+ * read (once per value, so a guard that stops early on one value still shows the rest).
+ */
+const factNamesOf = (machine: AnyStateMachine): ReadonlyArray<string> => {
+  const names = new Set<string>()
+  const guards = Object.values(machine.implementations.guards) as ReadonlyArray<(args: unknown, params: unknown) => unknown>
+  for (const value of [null, false, true, "sample"]) {
+    const facts = new Proxy({}, {
+      get: (_, key) => {
+        if (typeof key === "string") names.add(key)
+        return value
+      }
+    })
+    for (const guard of guards) guard({ context: { lastError: null, resource: null }, event: { type: "OBSERVED", facts } }, undefined)
+  }
+  return [...names].sort()
 }
 
 /** Every combination of sample values of the given fact names. */
 const combinations = (names: ReadonlyArray<string>): Array<Record<string, unknown>> =>
   names.reduce<Array<Record<string, unknown>>>(
-    (acc, name) => acc.flatMap((partial) => (factSamples[name] ?? [undefined]).map((v) => ({ ...partial, [name]: v }))),
+    (acc, name) => acc.flatMap((partial) => (factSamples[name] ?? otherSamples).map((v) => ({ ...partial, [name]: v }))),
     [{}]
   )
 
 /** Payloads for each event type; `OBSERVED` carries facts, so every combination of the names the machine's guards read. */
 const payloadsFor = (machine: AnyStateMachine, type: string): ReadonlyArray<Record<string, unknown>> => {
   switch (type) {
-    case "OBSERVED": {
-      const names = { validation: ["problems", "service", "serviceHolder"], authentication: ["specUsable", "hostnameTaken", "wanted", "own", "foreign", "targetProblem", "upToDate"], virtualService: ["specUsable", "fqdn", "hostHolder", "own", "foreign", "authentication", "upToDate"] }[machine.id]
-      return names === undefined ? [{}] : combinations(names).map((facts) => ({ facts }))
-    }
+    case "OBSERVED":
+      return combinations(factNamesOf(machine)).map((facts) => ({ facts }))
     case "APPLIED":
       return [{ resource: ref }]
     case "WRITE_FAILED":
