@@ -18,6 +18,8 @@ import { MemoryCluster } from "../support/MemoryCluster.ts"
 import { parseExposition, valueOf } from "../runtime/prometheus.ts"
 
 const N = Metrics.MonitoringMetricNames
+/** For the tests that run an app in real time: a stop for a hang, not a bound on how fast it is. */
+const LIVE_TIMEOUT = 60_000
 
 const isolated = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.provideService(self, Metric.MetricRegistry, new Map())
 
@@ -59,10 +61,10 @@ const runningApp = (
     )
     const { url } = Context.get(app, HealthServer)
     const scrape = Effect.map(fetchText(`${url}/metrics`), (r) => parseExposition(r.body))
-    /** Scrapes until `value` of the scrape says `ok`; fails after 200 tries, 25 ms apart. */
+    /** Scrapes until `ok` holds; fails after 600 tries, 25 ms apart (a hang, not a slow machine). */
     const until = (what: string, ok: (x: ReturnType<typeof parseExposition>) => boolean) =>
       Effect.gen(function*() {
-        for (let i = 0; i < 200; i++) {
+        for (let i = 0; i < 600; i++) {
           const x = yield* scrape
           if (ok(x)) return x
           yield* Effect.sleep("25 millis")
@@ -113,7 +115,7 @@ describe("Apis by Ready condition", () => {
       yield* app.until("both Apis Ready", (x) =>
         valueOf(x, N.apisReadyCondition, { status: "False", reason: "HostnameOccupied" }) === 0 &&
         valueOf(x, N.apisReadyCondition, { status: "True", reason: "Ready" }) === 2)
-    }).pipe(Effect.scoped)))
+    }).pipe(Effect.scoped)), LIVE_TIMEOUT)
 })
 
 describe("readiness at scrape time", () => {
@@ -126,7 +128,7 @@ describe("readiness at scrape time", () => {
       yield* app.cluster.clearFaults
       const x = yield* app.until("ready 1 again", (x) => valueOf(x, N.ready) === 1)
       assert.strictEqual(x.types.get(N.ready), "gauge")
-    }).pipe(Effect.scoped)))
+    }).pipe(Effect.scoped)), LIVE_TIMEOUT)
 })
 
 describe("leadership", () => {
@@ -134,7 +136,7 @@ describe("leadership", () => {
     isolated(Effect.gen(function*() {
       const app = yield* runningApp()
       yield* app.until("leader 1", (x) => valueOf(x, N.leader) === 1)
-    }).pipe(Effect.scoped)))
+    }).pipe(Effect.scoped)), LIVE_TIMEOUT)
 
   it.live("with leader election it is 0 while another holds the Lease, and 1 once this replica takes it", () =>
     isolated(Effect.gen(function*() {
@@ -155,7 +157,7 @@ describe("leadership", () => {
       const lease = yield* app.kube.get(Kinds.Lease, "kube-system", "api-controller")
       yield* app.kube.replace(Kinds.Lease, { ...lease, spec: { ...(lease["spec"] as object), holderIdentity: "" } })
       yield* app.until("leader 1", (x) => valueOf(x, N.leader) === 1)
-    }).pipe(Effect.scoped)))
+    }).pipe(Effect.scoped)), LIVE_TIMEOUT)
 })
 
 describe("the process", () => {
@@ -174,5 +176,5 @@ describe("the process", () => {
       assert.isAtLeast(cpu1 - cpu0, 0.2)
       assert.strictEqual(before.types.get(N.cpuSecondsTotal), "counter")
       assert.strictEqual(before.types.get(N.memoryLimitBytes), "gauge")
-    }).pipe(Effect.scoped)))
+    }).pipe(Effect.scoped)), LIVE_TIMEOUT)
 })
