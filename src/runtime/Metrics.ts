@@ -15,6 +15,7 @@ import { Cause, Clock, Effect, Exit, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { failureReasons, MACHINE_NAMES, type MachineName, storedStates } from "../../machines/Catalog.ts"
 import { Kinds } from "../domain/Kube.ts"
+import { Reason } from "../lifecycle/StatusProjection.ts"
 
 /** The Prometheus names, for dashboards, alerts and tests. */
 export const MetricNames = {
@@ -335,9 +336,9 @@ const apisReadyConditionOf = labelled(apisReadyCondition)
 
 /** The Ready condition's status for each reason it can have (src/lifecycle/StatusProjection.ts). */
 const READY_REASONS: ReadonlyArray<readonly [status: string, reason: string]> = [
-  ["True", "Ready"],
-  ["Unknown", "Pending"],
-  ["False", "InProgress"],
+  ["True", Reason.Ready],
+  ["Unknown", Reason.Pending],
+  ["False", Reason.InProgress],
   ...[...new Set(failureReasons.map((f) => f.reason))].map((reason) => ["False", reason] as const)
 ]
 
