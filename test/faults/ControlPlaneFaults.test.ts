@@ -28,22 +28,26 @@ import {
   RENEW_DEADLINE_MS,
   type ScenarioOutcome,
   sleep,
-  startWorld,
-  whileConverging,
-  type World
+  type FaultWorld,
+  startFaultWorld,
+  whileConverging
 } from "./support/Scenario.ts"
 import { Sizes } from "./support/Sizes.ts"
 
 const COUNT = Sizes.apis
 const APISERVER_DOWN_MS = 10_000
-/** Long enough for the leader to give up its Lease (the renew deadline) and then some. */
-const ETCD_PAUSE_MS = 2 * RENEW_DEADLINE_MS
+/**
+ * Long enough for the leader to give up its Lease (past the renew deadline), and for /readyz to
+ * turn: a paused etcd makes requests hang rather than fail, so the quiet controller's probe (every
+ * 2 s, given up after 2 s) must fail for the bundle's 5 s before readiness drops, about 9 s in.
+ */
+const ETCD_PAUSE_MS = Math.max(2 * RENEW_DEADLINE_MS, 15_000)
 const PAUSE = `etcd paused ${ETCD_PAUSE_MS / 1000} s`
 
-let w: World
+let w: FaultWorld
 
 beforeAll(async () => {
-  w = await startWorld("control-plane faults")
+  w = await startFaultWorld("control-plane faults")
 })
 
 afterAll(async () => {

@@ -115,7 +115,7 @@ describe("controller faults", () => {
     report(figureOf("Apis deleted while the controller was down", assessment, at === undefined ? undefined : (at - end) / 1000, {
       deleted: gone.length,
       "children left": leftChildren.length,
-      "gc": w.plane.hasGarbageCollector ? "on" : "off"
+      "gc": w.hasGarbageCollector ? "on" : "off"
     }))
     const problems = judge({ assessment, recoverySeconds: undefined, notReadySeconds: 0, fault: { start, end } }, [c])
     assert.deepStrictEqual(problems, [])

@@ -1,6 +1,7 @@
 /**
- * The pieces every fault file shares: a control plane of the file's own with a client, the
- * controller bundle as a process, Api builders, and the run of one scenario around a fault:
+ * The pieces every fault file shares: a control plane with a client (the tier's shared one, or
+ * one of the file's own to break), the controller bundle as a process, Api builders, and the run
+ * of one scenario around a fault:
  *
  *   converging: create N Apis, apply the fault once a share of them has converged, wait for all
  *   idle:       (Apis already converged) apply the fault, then change every Api, wait for all
@@ -38,7 +39,9 @@ export const securedApi = (namespace: string, i: number, port = 8080): KubeObjec
 export const names = (count: number) => Array.from({ length: count }, (_, i) => `api-${i}`)
 
 export interface World {
-  readonly plane: FaultPlane
+  readonly kubeconfigPath: string
+  /** Whether garbage collection of owned objects and namespace deletion happen here. */
+  readonly hasGarbageCollector: boolean
   readonly client: Client
   readonly bundleMain: string
   /** A controller process on this plane (not started). */
@@ -50,26 +53,62 @@ export interface World {
   readonly stop: () => Promise<void>
 }
 
-export const startWorld = async (label: string): Promise<World> => {
-  const plane = await startFaultPlane((line) => console.log(`[${label}] ${line}`))
-  const client = makeClient(plane.kubeconfigPath)
+/** A World whose control plane is the file's own, to break (kill kube-apiserver, pause etcd, ...). */
+export interface FaultWorld extends World {
+  readonly plane: FaultPlane
+}
+
+const worldOn = (kubeconfigPath: string, hasGarbageCollector: boolean, stopPlane: (client: Client) => Promise<void>) => {
+  const client = makeClient(kubeconfigPath)
   const controllers: Array<ControllerProcess> = []
   const bundleMain = inject("bundleMain")
   return {
-    plane,
+    kubeconfigPath,
+    hasGarbageCollector,
     client,
     bundleMain,
-    controller: async (name, extraArgs = [], env = {}) => {
-      const c = await startController({ main: bundleMain, kubeconfigPath: plane.kubeconfigPath, name, extraArgs, env })
+    controller: async (name: string, extraArgs: ReadonlyArray<string> = [], env: Readonly<Record<string, string>> = {}) => {
+      const c = await startController({ main: bundleMain, kubeconfigPath, name, extraArgs, env })
       controllers.push(c)
       return c
     },
     stop: async () => {
       for (const c of controllers) await c.kill()
+      await stopPlane(client)
       await client.dispose()
-      await plane.stop()
+    }
+  } satisfies World
+}
+
+/**
+ * A World on the tier's shared control plane (started once by the global setup), for files whose
+ * faults spare the plane. Files run one at a time; each leaves the plane as it found it: its
+ * controllers killed, and every Api and child in the namespaces it made deleted, so the next
+ * file's controller (which watches all namespaces) starts on an empty cluster.
+ */
+export const startWorld = async (label: string): Promise<World> => {
+  console.log(`[${label}] on the tier's shared control plane`)
+  const made = new Set<string>()
+  const world = worldOn(inject("sharedKubeconfigPath"), true, async (client) => {
+    for (const namespace of made) await client.wipe(namespace)
+  })
+  const ensureNamespace = world.client.ensureNamespace
+  return {
+    ...world,
+    client: {
+      ...world.client,
+      ensureNamespace: async (name) => {
+        made.add(name)
+        await ensureNamespace(name)
+      }
     }
   }
+}
+
+/** A World on a control plane of the file's own, which its faults may break. */
+export const startFaultWorld = async (label: string): Promise<FaultWorld> => {
+  const plane = await startFaultPlane((line) => console.log(`[${label}] ${line}`))
+  return { ...worldOn(plane.kubeconfigPath, plane.hasGarbageCollector, () => plane.stop()), plane }
 }
 
 /**
