@@ -25,7 +25,11 @@ export default defineConfig({
         test: {
           name: "fast",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/cluster/**", "test/faults/**", "test/soak/**"]
+          exclude: ["test/cluster/**", "test/faults/**", "test/soak/**"],
+          // Only to stop a hang: vitest's 5 s default failed CPU-heavy cases (200 Apis started
+          // over, 12,000 held Events) when both cores were busy with other work.
+          testTimeout: 30_000,
+          hookTimeout: 30_000
         }
       },
       {
