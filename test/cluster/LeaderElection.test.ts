@@ -70,7 +70,7 @@ const timeline = (marks: ReadonlyArray<Mark>) => marks.map(([, who, what]) => `$
 
 // excludeTestServices: the real clock, as the server has one.
 layer(liveKubeApi(), { excludeTestServices: true })("LeaderElection on a real API server", (it) => {
-  it.effect("two candidates: one leads; when it stops gracefully the other takes over at its next retry", () =>
+  it.effect("two candidates: one leads; when it stops gracefully the other takes over without waiting for the Lease to run out", () =>
     Effect.gen(function*() {
       const ns = yield* testNamespace("leader")
       const marks: Array<Mark> = []
