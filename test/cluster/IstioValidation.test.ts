@@ -20,6 +20,7 @@ import { Kinds, type KubeObject, type ResourceKind } from "../../src/domain/Kube
 import { authenticationPlan } from "../../src/plan/AuthenticationPlan.ts"
 import { IstioSecurityBackend } from "../../src/plan/IstioSecurityBackend.ts"
 import { desiredVirtualService } from "../../src/plan/VirtualServicePlan.ts"
+import { namesOf } from "../../src/plan/Workload.ts"
 import { kubectl, toYaml } from "../deploy/DeployKit.ts"
 import { kubeconfigPath, uniqueNamespaceName } from "../support/ClusterTest.ts"
 import { configWith } from "../support/Fixtures.ts"
@@ -461,7 +462,7 @@ describe("Istio's verdict on what the renderer writes for every authentication c
         const config = configWith({ GATEWAY_FQDN: `kyma-gateway.${ns}.svc.cluster.local` })
         const owner = { apiVersion: "gateway.kyma-project.io/v1alpha2", kind: "Api", name: "orders", namespace: ns, uid: CHILD_LABELS.apiUid }
         const children = [
-          ...IstioSecurityBackend.render(owner, authenticationPlan(spec.success, config)!, WORKLOAD),
+          ...IstioSecurityBackend.render(owner, authenticationPlan(spec.success, config)!, { selector: WORKLOAD, delegatedHosts: namesOf("other.kyma.local", "other", ns) }),
           desiredVirtualService(owner, spec.success, config, Kinds.VirtualServiceV1)
         ] as ReadonlyArray<KubeObject>
         const report = yield* analyzeObjects(children, { kubeconfig: kubeconfig(), namespace: ns })

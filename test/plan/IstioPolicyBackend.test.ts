@@ -142,6 +142,6 @@ describe("IstioPolicyBackend", () => {
 
   it("renders exactly the one desired Policy", () => {
     const plan = planOf({ ...base, authentication: [googleJwt] })
-    assert.deepStrictEqual(IstioPolicyBackend.render(testOwner, plan, {}), [desiredPolicy(testOwner, plan)])
+    assert.deepStrictEqual(IstioPolicyBackend.render(testOwner, plan, { selector: {}, delegatedHosts: [] }), [desiredPolicy(testOwner, plan)])
   })
 })

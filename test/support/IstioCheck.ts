@@ -20,7 +20,14 @@
  * istioctl: `$ISTIOCTL` if set, else `.bin/istioctl`.
  */
 import { REPO_ROOT } from "../../scripts/lib/RepoRoot.ts"
+import { assert } from "@effect/vitest"
 import { Effect, Schema } from "effect"
+import { ALL_AUTHENTICATION_KINDS } from "../../src/controller/Settings.ts"
+import { Kinds, type KubeObject, type ResourceKind } from "../../src/domain/Kube.ts"
+import { KubeApi, type KubeApiError } from "../../src/k8s/KubeApi.ts"
+import { LABELS } from "../../src/plan/Ownership.ts"
+import { kubeconfigPath } from "./ClusterTest.ts"
+import { testConfig } from "./Fixtures.ts"
 import { execFile } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -218,3 +225,61 @@ export const analyzeCluster = Effect.fn("IstioCheck.analyzeCluster")(function*(o
   const findings = yield* analyze(["--kubeconfig", options.kubeconfig, ...scopeArgs(options.namespace)])
   return { findings, unchecked: [] } satisfies IstioReport
 })
+
+// ---------------------------------------------------------------------------------------------
+// on the cluster tier's control plane
+
+const Gateway: ResourceKind = { group: "networking.istio.io", version: "v1", kind: "Gateway", plural: "gateways", namespaced: true }
+const Pod: ResourceKind = { group: "", version: "v1", kind: "Pod", plural: "pods", namespaced: true }
+
+/** The ingress gateway GATEWAY_FQDN (kyma-gateway.kyma-system.svc.cluster.local) names, serving the domain. */
+export const ensureGateway = Effect.gen(function*() {
+  const kube = yield* KubeApi
+  const ignoreExisting = <A>(created: Effect.Effect<A, KubeApiError>) =>
+    Effect.asVoid(Effect.catchIf(created, (e) => e.reason === "AlreadyExists", () => Effect.void))
+  yield* ignoreExisting(kube.create(Kinds.Namespace, { apiVersion: "v1", kind: "Namespace", metadata: { name: "kyma-system" } }))
+  yield* ignoreExisting(kube.create(Gateway, {
+    apiVersion: "networking.istio.io/v1",
+    kind: "Gateway",
+    metadata: { name: "kyma-gateway", namespace: "kyma-system" },
+    spec: {
+      selector: { istio: "ingressgateway" },
+      servers: [{ port: { number: 443, name: "https", protocol: "HTTPS" }, tls: { mode: "SIMPLE", credentialName: "kyma-gateway-certs" }, hosts: [`*.${testConfig.domainName}`] }]
+    }
+  }))
+})
+
+/**
+ * Our children in `namespace` pass Istio's validation and analyzers without a finding, with the
+ * surroundings a mesh would have: a Pod for every workload they select (the namespace labelled
+ * for injection by its creator) and the ingress Gateway (`ensureGateway`).
+ */
+export const istioAcceptsWhatWeWrote = (namespace: string) =>
+  Effect.gen(function*() {
+    const kube = yield* KubeApi
+    const ours: Array<KubeObject> = []
+    for (const kind of [Kinds.VirtualServiceV1, ...ALL_AUTHENTICATION_KINDS.filter((k) => k.group === "security.istio.io")]) {
+      const listed = yield* kube.list(kind, { namespace, labelSelector: `${LABELS.createdBy}=api-controller` })
+      ours.push(...listed.items)
+    }
+    if (ours.length === 0) return
+    // A mesh has a workload behind every selector: one Pod each, in this injection-labelled namespace.
+    const selectors = new Map(ours.flatMap((o) => {
+      const labels = (o["spec"] as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels
+      return labels !== undefined ? [[JSON.stringify(labels), labels] as const] : []
+    }))
+    let n = 0
+    for (const labels of selectors.values()) {
+      yield* kube.create(Pod, {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: `workload-${n++}`, namespace, labels },
+        spec: { containers: [{ name: "app", image: "app:1" }] }
+      })
+    }
+    const report = yield* analyzeCluster({ kubeconfig: kubeconfigPath(), namespace })
+    for (const o of ours) {
+      const findings = findingsFor(report, o)
+      assert.deepStrictEqual(findings, [], `${o.kind} ${namespace}/${o.metadata.name}:\n${describeFindings(findings)}`)
+    }
+  })

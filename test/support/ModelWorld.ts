@@ -25,10 +25,11 @@ import { Kinds, type KubeObject, objectKey, type ResourceKind } from "../../src/
 import { EventRecorder } from "../../src/k8s/EventRecorder.ts"
 import { KubeApi, type KubeApiErrorReason, orAbsent } from "../../src/k8s/KubeApi.ts"
 import { ownerOf, refOf, targetProblemText } from "../../src/lifecycle/Observation.ts"
-import type { AuthenticationBackend } from "../../src/plan/AuthenticationBackend.ts"
+import { type AuthenticationBackend, childName } from "../../src/plan/AuthenticationBackend.ts"
 import { authenticationPlan } from "../../src/plan/AuthenticationPlan.ts"
 import { checkSpec } from "../../src/plan/Validation.ts"
 import { desiredVirtualService } from "../../src/plan/VirtualServicePlan.ts"
+import { workloadOf } from "../../src/plan/Workload.ts"
 import { ALL_AUTHENTICATION_KINDS } from "../../src/controller/Settings.ts"
 import { faultError, Faults } from "./Faults.ts"
 import { googleJwt, testConfig } from "./Fixtures.ts"
@@ -38,7 +39,9 @@ type Ev = EventObject & { readonly sample?: string; readonly [k: string]: unknow
 
 const NAME = "api"
 const HOLDER = "aaa-holder" // sorts before NAME: wins a same-second tie on age (SPEC 6)
+const NEIGHBOUR = "aaa-neighbour" // older too: an Api on another Service, which may select the same pods (SPEC 10)
 const SERVICE = "httpbin"
+const SHARED_SERVICE = "httpbin-public"
 const ref = { name: NAME, uid: "sample-uid", version: "1" }
 
 // --- specs -------------------------------------------------------------------------------------
@@ -67,19 +70,49 @@ const message = (verb: "create" | "replace" | "delete", kind: ResourceKind, reas
 
 // --- samples: one event per guard branch, plus the answers a write can get --------------------
 
+/** The neighbour: an older Api without authentication on another Service selecting the same pods. */
+const neighbourApi = (ns: string): KubeObject => ({
+  apiVersion: "gateway.kyma-project.io/v1alpha2",
+  kind: "Api",
+  metadata: { name: NEIGHBOUR, namespace: ns, uid: "neighbour-uid", creationTimestamp: "2020-01-01T00:00:00Z" },
+  spec: { service: { name: SHARED_SERVICE, port: 80 }, hostname: `public-${ns}` }
+})
+const serviceObject = (ns: string, name: string, selector: Record<string, string> | undefined): KubeObject => ({
+  apiVersion: "v1",
+  kind: "Service",
+  metadata: { name, namespace: ns },
+  spec: { ...(selector !== undefined ? { selector } : {}), ports: [{ port: 80 }] }
+})
+/** What the Api reports while the neighbour shares its pods, as plan/Workload.ts words it. */
+const sharingMessage = (() => {
+  const ns = "placeholder" // a valid namespace for the spec; "{ns}" in the message
+  const self: KubeObject = {
+    apiVersion: "gateway.kyma-project.io/v1alpha2",
+    kind: "Api",
+    metadata: { name: NAME, namespace: ns, uid: "self-uid", creationTimestamp: "2030-01-01T00:00:00Z" },
+    spec: validSpec(ns)
+  }
+  const w = workloadOf(self, { app: SERVICE }, [{ service: serviceObject(ns, SHARED_SERVICE, { app: SERVICE }), apis: [neighbourApi(ns)] }], testConfig)
+  if (w.sharing === null) throw new Error("the neighbour must share the pods in a way Istio cannot keep apart")
+  return w.sharing.replaceAll(ns, "{ns}")
+})()
+
 const validation = (facts: ValidationFacts, sample: string): Ev => ({ type: "OBSERVED", facts, sample })
-const validationSamples: ReadonlyArray<Ev> = [
-  validation({ problems: invalidMessage, service: SERVICE, serviceHolder: null }, "invalid"),
-  validation({ problems: null, service: SERVICE, serviceHolder: `{ns}/${HOLDER}` }, "occupied"),
-  validation({ problems: null, service: SERVICE, serviceHolder: null }, "valid")
+const validationSamples = (backend: AuthenticationBackend): ReadonlyArray<Ev> => [
+  validation({ problems: invalidMessage, service: SERVICE, serviceHolder: null, sharing: null }, "invalid"),
+  validation({ problems: null, service: SERVICE, serviceHolder: `{ns}/${HOLDER}`, sharing: null }, "occupied"),
+  ...(backend.selectsWorkload ? [validation({ problems: null, service: SERVICE, serviceHolder: null, sharing: sharingMessage }, "shared")] : []),
+  validation({ problems: null, service: SERVICE, serviceHolder: null, sharing: null }, "valid")
 ]
 
 const auth = (over: Partial<AuthenticationFacts>, sample: string): Ev => ({
   type: "OBSERVED",
   sample,
-  facts: { specUsable: true, hostnameTaken: false, wanted: true, own: null, foreign: null, targetProblem: null, upToDate: false, ...over }
+  facts: { specUsable: true, serviceLost: false, hostnameTaken: false, wanted: true, own: null, foreign: null, targetProblem: null, upToDate: false, ...over }
 })
 const authenticationSamples = (backend: AuthenticationBackend): ReadonlyArray<Ev> => [
+  auth({ specUsable: false, serviceLost: true, own: ref }, "withdraw"),
+  auth({ specUsable: false, serviceLost: true, wanted: false, own: ref }, "lost-off"),
   auth({ specUsable: false, own: ref }, "keep"),
   auth({ specUsable: false }, "blocked"),
   auth({ specUsable: false, wanted: false }, "blocked-off"),
@@ -100,6 +133,7 @@ const vs = (over: Partial<VirtualServiceFacts>, sample: string): Ev => ({
   sample,
   facts: {
     specUsable: true,
+    serviceLost: false,
     fqdn: "{ns}.kyma.local",
     hostHolder: null,
     own: null,
@@ -112,6 +146,7 @@ const vs = (over: Partial<VirtualServiceFacts>, sample: string): Ev => ({
 const virtualServiceSamples: ReadonlyArray<Ev> = [
   vs({ hostHolder: `{ns}/${HOLDER}`, own: ref, upToDate: true }, "withdraw"),
   vs({ hostHolder: `{ns}/${HOLDER}` }, "occupied"),
+  vs({ specUsable: false, serviceLost: true, own: ref, upToDate: true }, "unexpose"),
   vs({ specUsable: false }, "blocked"),
   vs({ authentication: "InProgress" }, "auth-retrying"),
   vs({ authentication: "Error" }, "auth-failed"),
@@ -193,11 +228,11 @@ export const replayEveryMachine = <R>(options: {
     })
     const ownAuthentication = Effect.gen(function*() {
       const plan = authenticationPlan(validSpec(ns) as never, testConfig)!
-      for (const child of backend.render(yield* ownerNow, plan, { app: SERVICE })) {
+      for (const child of backend.render(yield* ownerNow, plan, { selector: { app: SERVICE }, delegatedHosts: [] })) {
         yield* upsert(backend.kinds.find((k) => k.kind === child.kind)!, child)
       }
     })
-    const noAuthentication = Effect.forEach(backend.kinds, (k) => remove(k), { discard: true })
+    const noAuthentication = Effect.forEach(backend.slots, (slot) => remove(slot.kind, childName(NAME, slot)), { discard: true })
     const foreign = (kind: ResourceKind) =>
       Effect.flatMap(kube, (k) =>
         k.create(kind, {
@@ -225,6 +260,7 @@ export const replayEveryMachine = <R>(options: {
       yield* Effect.flatMap(Effect.service(Faults), (f) => f.clear)
       yield* holderServes(`elsewhere-${ns}.kyma.local`)
       yield* holderApiTargets("elsewhere")
+      yield* remove(Kinds.Service, SHARED_SERVICE)
       for (const kind of [Kinds.VirtualService, ...backend.kinds]) {
         const o = yield* find(kind)
         if (o !== undefined && o.metadata.labels?.["createdBy"] !== "api-controller") yield* remove(kind)
@@ -248,6 +284,8 @@ export const replayEveryMachine = <R>(options: {
       // Both holders exist before the Api, so they are the older ones whenever they claim.
       yield* holderServes(`elsewhere-${ns}.kyma.local`)
       yield* k.create(Kinds.Api, { apiVersion: "gateway.kyma-project.io/v1alpha2", kind: "Api", metadata: { name: HOLDER, namespace: ns }, spec: { ...validSpec(ns), hostname: `h-${ns}`, service: { name: "elsewhere", port: 80 } } })
+      const { uid: _uid, creationTimestamp: _created, ...neighbourMetadata } = neighbourApi(ns).metadata
+      yield* k.create(Kinds.Api, { ...neighbourApi(ns), metadata: neighbourMetadata })
       yield* k.create(Kinds.Api, { apiVersion: "gateway.kyma-project.io/v1alpha2", kind: "Api", metadata: { name: NAME, namespace: ns }, spec: validSpec(ns) })
     })
 
@@ -280,11 +318,14 @@ export const replayEveryMachine = <R>(options: {
           const e = event as Ev
           yield* setSpec(e.sample === "invalid" ? invalidSpec(ns) : validSpec(ns))
           if (e.sample === "occupied") yield* holderApiTargets(SERVICE)
+          // The neighbour Api (created in setup, so older) gets a Service over our pods.
+          if (e.sample === "shared") yield* upsert(Kinds.Service, serviceObject(ns, SHARED_SERVICE, { app: SERVICE }))
         }),
       check: (state, where) =>
         Effect.gen(function*() {
           const s = yield* statusNow
-          assert.strictEqual(stateForCode("validation", s.validationStatus), String(state.value), `${where}: state`)
+          const warnings = new Set((s.conditions ?? []).filter((c) => c.status === "False" && c.type !== "Ready").map((c) => c.type))
+          assert.strictEqual(stateForCode("validation", s.validationStatus, warnings), String(state.value), `${where}: state`)
           assert.strictEqual(s.lastError ?? null, fill(state.context.lastError), `${where}: lastError`)
         })
     }
@@ -299,14 +340,20 @@ export const replayEveryMachine = <R>(options: {
           const sample = (observed as Ev).sample
           const spec = sample === "keep" || sample === "blocked" ? invalidSpec(ns)
             : sample === "blocked-off" ? invalidSpec(ns, false)
-            : sample === "remove" || sample === "off" ? authOffSpec(ns)
+            : sample === "remove" || sample === "off" || sample === "lost-off" ? authOffSpec(ns)
             : validSpec(ns)
           yield* setSpec(spec)
-          if (sample === "keep" || sample === "remove" || sample === "up-to-date") yield* ownAuthentication
+          const lost = sample === "withdraw" || sample === "lost-off"
+          if (lost) {
+            // An older Api takes the Service; no VirtualService of ours is left to withdraw first.
+            yield* holderApiTargets(SERVICE)
+            yield* remove(Kinds.VirtualService)
+          }
+          if (sample === "keep" || sample === "remove" || sample === "up-to-date" || lost) yield* ownAuthentication
           else yield* noAuthentication
           if (sample === "target") yield* remove(Kinds.Service, SERVICE)
           if (sample === "foreign") yield* foreign(backend.kinds[0]!)
-          yield* answer(outcome as Ev | undefined, sample === "remove" ? "delete" : "create", backend.kinds[0]!)
+          yield* answer(outcome as Ev | undefined, sample === "remove" || lost ? "delete" : "create", backend.kinds[0]!)
         }),
       check: (state, where) =>
         Effect.gen(function*() {
@@ -329,12 +376,13 @@ export const replayEveryMachine = <R>(options: {
             yield* Effect.flatMap(Effect.service(Faults), (f) =>
               f.inject({ verb: "create", plural: backend.kinds[0]!.plural, reason: sample === "auth-retrying" ? "ServerError" : "Forbidden" }))
           } else yield* ownAuthentication
-          const own = sample === "withdraw" || sample === "keep" || sample === "up-to-date"
+          const own = sample === "withdraw" || sample === "keep" || sample === "up-to-date" || sample === "unexpose"
           if (own) yield* ownVirtualService
           else yield* remove(Kinds.VirtualService)
           if (sample === "withdraw" || sample === "occupied") yield* holderServes(`${ns}.kyma.local`)
+          if (sample === "unexpose") yield* holderApiTargets(SERVICE)
           if (sample === "foreign") yield* foreign(Kinds.VirtualService)
-          yield* answer(outcome as Ev | undefined, sample === "withdraw" ? "delete" : "create", Kinds.VirtualService)
+          yield* answer(outcome as Ev | undefined, sample === "withdraw" || sample === "unexpose" ? "delete" : "create", Kinds.VirtualService)
         }),
       check: (state, where) =>
         Effect.gen(function*() {
@@ -344,7 +392,7 @@ export const replayEveryMachine = <R>(options: {
     }
 
     const machines: ReadonlyArray<readonly [MachineName, ReadonlyArray<Ev>, Replayer<R | ModelEnv>]> = [
-      ["validation", validationSamples, validationReplayer],
+      ["validation", validationSamples(backend), validationReplayer],
       ["authentication", authenticationSamples(backend), authenticationReplayer],
       ["virtualService", virtualServiceSamples, virtualServiceReplayer]
     ]

@@ -18,7 +18,7 @@ import { Reconciler } from "../../src/controller/Reconciler.ts"
 import { ALL_AUTHENTICATION_KINDS, BACKENDS, Settings } from "../../src/controller/Settings.ts"
 import { EventRecorder } from "../../src/k8s/EventRecorder.ts"
 import { KubeApi, orAbsent } from "../../src/k8s/KubeApi.ts"
-import type { AuthenticationBackend } from "../../src/plan/AuthenticationBackend.ts"
+import { type AuthenticationBackend, childName } from "../../src/plan/AuthenticationBackend.ts"
 import { gatewayRef } from "../../src/plan/VirtualServicePlan.ts"
 import { apiObject, type ApiSpecInput, googleJwt, testConfig } from "./Fixtures.ts"
 
@@ -126,8 +126,13 @@ export const authenticationOf = (key: ObjectKey, kinds?: ReadonlyArray<ResourceK
   Effect.gen(function*() {
     const { backend } = yield* env
     const found: Array<KubeObject> = []
-    for (const kind of kinds ?? backend.kinds) {
-      const o = yield* find(kind, ...split(key))
+    const [namespace, name] = split(key)
+    // Every child name any backend writes for these kinds (an AuthorizationPolicy and its `-deny`).
+    const slots = [...backend.slots, ...BACKENDS.flatMap((b) => b.slots)].filter((slot, i, all) =>
+      (kinds ?? backend.kinds).includes(slot.kind) && all.findIndex((o) => o.kind === slot.kind && o.suffix === slot.suffix) === i
+    )
+    for (const slot of slots) {
+      const o = yield* find(slot.kind, namespace, childName(name, slot))
       if (o !== undefined) found.push(o)
     }
     return found
@@ -161,16 +166,16 @@ export const authenticationShape = (children: ReadonlyArray<KubeObject>): Authen
     }
   }
   const ra = byKind("RequestAuthentication")
-  const ap = byKind("AuthorizationPolicy")
+  const ap = children.find((c) => c.kind === "AuthorizationPolicy" && specOf(c)?.["action"] === "ALLOW")
   const rules = (specOf(ap)?.["rules"] ?? []) as ReadonlyArray<{
-    from?: ReadonlyArray<{ source: { requestPrincipals: ReadonlyArray<string> } }>
+    from?: ReadonlyArray<{ source: { requestPrincipals?: ReadonlyArray<string> } }>
     to?: ReadonlyArray<{ operation: { notPaths?: ReadonlyArray<string> } }>
   }>
   const issuers = ((specOf(ra)?.["jwtRules"] ?? []) as ReadonlyArray<{ issuer: string }>).map((r) => r.issuer)
   return {
     issuers,
     excluded: Object.fromEntries(issuers.map((issuer) => {
-      const rule = rules.find((r) => r.from?.[0]?.source.requestPrincipals.includes(`${issuer}/*`))
+      const rule = rules.find((r) => r.from?.[0]?.source.requestPrincipals?.includes(`${issuer}/*`))
       return [issuer, (rule?.to?.[0]?.operation.notPaths ?? []).map(fromIstioPath)]
     })),
     mtls: byKind("PeerAuthentication") !== undefined
@@ -297,7 +302,7 @@ export const scenarios: ReadonlyArray<Scenario> = [
       const s = yield* statusOf(key)
       assertCreated(s, true)
       const children = yield* authenticationOf(key)
-      assert.deepStrictEqual(children.map((c) => c.kind), backend.kinds.map((k) => k.kind), "every child of the backend")
+      assert.deepStrictEqual(children.map((c) => c.kind), backend.slots.map((slot) => slot.kind.kind), "every child of the backend")
       assert.deepStrictEqual(authenticationShape(children), {
         issuers: [google.issuer, dex.issuer],
         excluded: { [google.issuer]: ["exact:/status", "prefix:/web", "suffix:/favicon.ico"], [dex.issuer]: [] },
@@ -521,7 +526,7 @@ export const scenarios: ReadonlyArray<Scenario> = [
       const after = yield* virtualServiceOf(key)
       assert.isDefined(after)
       assert.notStrictEqual(after!.metadata.uid, before!.metadata.uid)
-      assert.strictEqual((yield* authenticationOf(key)).length, backend.kinds.length)
+      assert.strictEqual((yield* authenticationOf(key)).length, backend.slots.length)
       const s = yield* statusOf(key)
       assertCreated(s, true)
       assert.deepStrictEqual(s.virtualService?.resource, refOf(after!), "status names the new VirtualService")
@@ -617,18 +622,19 @@ export const scenarios: ReadonlyArray<Scenario> = [
     backends: ["istio-security"],
     run: Effect.gen(function*() {
       const kube = yield* KubeApi
+      const { backend } = yield* env
       const key = yield* createApi("selected", { ...httpbin, authentication: [googleJwt] })
       yield* settle(key)
       assertCreated(yield* statusOf(key), true)
       const selectors = () =>
         Effect.map(authenticationOf(key), (cs) => cs.map((c) => (specOf(c)?.["selector"] as { matchLabels: unknown }).matchLabels))
-      assert.deepStrictEqual(yield* selectors(), [{ app: "httpbin" }, { app: "httpbin" }, { app: "httpbin" }])
+      assert.deepStrictEqual(yield* selectors(), backend.slots.map(() => ({ app: "httpbin" })))
 
       const [namespace] = split(key)
       const svc = (yield* find(Kinds.Service, namespace, "httpbin"))!
       yield* kube.replace(Kinds.Service, { ...svc, spec: { ...specOf(svc), selector: { app: "httpbin", track: "v2" } } })
       yield* settle(key)
-      assert.deepStrictEqual(yield* selectors(), [0, 1, 2].map(() => ({ app: "httpbin", track: "v2" })))
+      assert.deepStrictEqual(yield* selectors(), backend.slots.map(() => ({ app: "httpbin", track: "v2" })))
       assertCreated(yield* statusOf(key), true)
 
       const current = (yield* find(Kinds.Service, namespace, "httpbin"))!
@@ -661,8 +667,8 @@ export const scenarios: ReadonlyArray<Scenario> = [
       }))
       const current = yield* reconcilerWith(backend).pipe(Effect.provide(watching))
       yield* Effect.provide(settle(key), current)
-      assert.deepStrictEqual(order, [...backend.kinds.map((k) => `create ${k.kind}`), "delete Policy"])
-      assert.deepStrictEqual((yield* authenticationOf(key, ALL_AUTHENTICATION_KINDS)).map((c) => c.kind), backend.kinds.map((k) => k.kind))
+      assert.deepStrictEqual(order, [...backend.slots.map((s) => `create ${s.kind.kind}`), "delete Policy"])
+      assert.deepStrictEqual((yield* authenticationOf(key, ALL_AUTHENTICATION_KINDS)).map((c) => c.metadata.name), backend.slots.map((s) => `switched${s.suffix}`))
       assertCreated(yield* statusOf(key), true)
     }).pipe(Effect.scoped)
   }
