@@ -126,6 +126,30 @@ layer(liveKubeApi(), { excludeTestServices: true })("KubeApiLive on a real API s
     }))
 })
 
+describe("KubeApiLive credentials on a real API server", () => {
+  it.live("a token the server does not know is Unauthorized, with the server's message, not worth retrying", () =>
+    Effect.gen(function*() {
+      const admin = new KubeConfig()
+      admin.loadFromFile(kubeconfigPath())
+      const kc = new KubeConfig()
+      kc.loadFromOptions({
+        clusters: admin.getClusters(),
+        users: [{ name: "stranger", token: "not-a-token" }],
+        contexts: [{ name: "stranger", cluster: admin.getCurrentCluster()!.name, user: "stranger" }],
+        currentContext: "stranger"
+      })
+      const err = yield* Effect.flip(
+        Effect.gen(function*() {
+          const kube = yield* KubeApi
+          return yield* kube.get(Kinds.Api, "default", "x")
+        }).pipe(Effect.provide(KubeApiLive.layerFromKubeConfig(kc)))
+      )
+      assert.strictEqual(err.reason, "Unauthorized")
+      assert.isFalse(err.retryable)
+      assert.strictEqual(err.detail, "Unauthorized")
+    }))
+})
+
 const closedPort = (): Promise<number> =>
   new Promise((resolve) => {
     const srv = createServer()
