@@ -4,6 +4,7 @@
  * kube-apiserver + etcd of the cluster tier.
  *
  * - the list shows the Apis with their machine states, and a new Api appears without a reload;
+ * - each list column is headed by the machine whose state its cells show (from the catalog);
  * - an Api's page shows its diagrams with the current state highlighted (HostnameOccupied);
  * - freeing the hostname in the cluster moves the open page to Created, without a reload;
  * - the pages fetch nothing from anywhere but the controller, and log no error (CSP included);
@@ -246,6 +247,55 @@ describe("web view in Chromium on a real kube-apiserver", () => {
       // Self-contained: every request went to the controller, and nothing was refused or failed.
       const foreign = requests.filter((u) => !u.startsWith(`${web.url}/`))
       assert.deepStrictEqual(foreign, [], "requests to anything but the web view")
+      assert.deepStrictEqual(errors, [], "errors in the browser console")
+    }).pipe(Effect.scoped, Effect.provide(liveKubeApi())), { timeout: 120_000 })
+
+  it.live("the list shows each machine's state under the heading that names it", () =>
+    Effect.gen(function*() {
+      const kube = yield* KubeApi
+      const namespace = yield* testNamespace("web-columns")
+      const otherNamespace = yield* testNamespace("web-columns-holder")
+      const browser = yield* launchChromium
+      const context = yield* Layer.build(
+        appWith(liveKubeApi(), { config: testConfig, controller: { workers: 2, resyncPeriod: Duration.hours(1) }, web: { port: 0 } })
+          .pipe(Layer.provide(quietLogs))
+      )
+      const web = Context.get(context, WebView)
+
+      // Two Apis whose machines all differ from each other's columns: open (authentication off,
+      // VirtualService Created) and blocked (its hostname held: VirtualService HostnameOccupied,
+      // authentication NotCreated while it waits).
+      yield* kube.create(Kinds.VirtualService, holderOf(otherNamespace, `${namespace}-blocked.kyma.local`))
+      yield* kube.create(Kinds.Api, apiObject(namespace, "open", { service: { name: "open", port: 80 }, hostname: `${namespace}-open` }))
+      yield* kube.create(Kinds.Api, apiObject(namespace, "blocked", {
+        service: { name: "blocked", port: 80 },
+        hostname: `${namespace}-blocked`,
+        authentication: [googleJwt]
+      }))
+
+      const { page, errors } = yield* openPage(browser)
+      yield* browserEffect(() => page.goto(`${web.url}/`))
+      const row = (name: string) => `tr.api[data-key="${namespace}/${name}"]`
+      yield* waitFor(page, `${row("open")} [data-machine="virtualService"][data-state="Created"]`)
+      yield* waitFor(page, `${row("blocked")} [data-machine="virtualService"][data-state="HostnameOccupied"]`)
+      yield* waitFor(page, `${row("blocked")} [data-machine="authentication"][data-state="NotCreated"]`)
+
+      // What the table says, heading by heading (textContent: the headings are upper-cased by CSS only).
+      const table = (yield* browserEffect(() =>
+        page.evaluate(`({
+          headings: [...document.querySelectorAll("#apis thead th")].map((th) => th.textContent.trim()),
+          rows: Object.fromEntries([...document.querySelectorAll("#apis tr.api")].map((tr) =>
+            [tr.getAttribute("data-key"), [...tr.children].map((td) => td.firstChild?.textContent?.trim() ?? "")]))
+        })`)
+      )) as { readonly headings: ReadonlyArray<string>; readonly rows: Readonly<Record<string, ReadonlyArray<string>>> }
+      assert.deepStrictEqual(table.headings, ["Api", "Hostname", "Service", "Validation", "Authentication", "VirtualService", "Ready"])
+      const under = (name: string, heading: string) => table.rows[`${namespace}/${name}`]?.[table.headings.indexOf(heading)]
+      assert.strictEqual(under("open", "Validation"), "Valid (2)")
+      assert.strictEqual(under("open", "Authentication"), "off")
+      assert.strictEqual(under("open", "VirtualService"), "Created (2)")
+      assert.strictEqual(under("blocked", "Validation"), "Valid (2)")
+      assert.strictEqual(under("blocked", "Authentication"), "NotCreated (0)")
+      assert.strictEqual(under("blocked", "VirtualService"), "HostnameOccupied (4)")
       assert.deepStrictEqual(errors, [], "errors in the browser console")
     }).pipe(Effect.scoped, Effect.provide(liveKubeApi())), { timeout: 120_000 })
 
