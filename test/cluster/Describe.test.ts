@@ -3,9 +3,17 @@
  * Api to Created, then describe (in process, and the real command in a child process) shows each
  * machine's state and code, the children with their real uid and resourceVersion, Ready, and a
  * timeline where the Events the reconciler recorded are folded into status.transitions.
+ *
+ * The command is run as the README runs it, `npx api-controller ...` in the checkout: package.json's
+ * `bin` with the project's Node 22 (a `bin` pointing at the TypeScript sources made Node's own
+ * type stripping refuse them; bin/api-controller.js loads them through tsx). npx gets a cache of
+ * its own: it links the checkout into its cache once and would keep running the `bin` of an
+ * earlier version from there.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Duration, Effect, Layer } from "effect"
 import { describeApi } from "../../src/cli/Describe.ts"
@@ -24,17 +32,31 @@ const app = appWith(liveKubeApi(), {
   controller: { workers: 2, resyncPeriod: Duration.hours(1) }
 }).pipe(Layer.provide(Logging.layer({ format: "pretty", level: "Error" })))
 
-/** The real command line, as a user runs it: `api-controller describe ns/name --kubeconfig ...`. */
+/**
+ * The real command line, as a user runs it: `npx api-controller describe ns/name --kubeconfig ...`,
+ * each run with an npx cache of its own (runs at the same time never share one being filled).
+ */
 const cli = (...args: ReadonlyArray<string>) =>
-  Effect.callback<{ readonly code: number; readonly stdout: string; readonly stderr: string }>((resume) => {
-    const child = execFile(
-      process.execPath,
-      [join(REPO_ROOT, "node_modules/tsx/dist/cli.mjs"), join(REPO_ROOT, "src/main.ts"), ...args],
-      { cwd: REPO_ROOT, timeout: 30_000, env: { ...process.env, KUBECONFIG: "" } },
-      (error, stdout, stderr) => resume(Effect.succeed({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }))
-    )
-    return Effect.sync(() => child.kill())
-  })
+  Effect.acquireUseRelease(
+    Effect.sync(() => mkdtempSync(join(tmpdir(), "api-controller-npx-"))),
+    (cache) =>
+      Effect.callback<{ readonly code: number; readonly stdout: string; readonly stderr: string }>((resume) => {
+        const env = {
+          ...process.env,
+          npm_config_cache: cache,
+          npm_config_offline: "true",
+          npm_config_update_notifier: "false",
+          npm_config_loglevel: "error",
+          // Only the cluster the command line names.
+          KUBECONFIG: "",
+          HOME: cache
+        }
+        const child = execFile("npx", ["api-controller", ...args], { cwd: REPO_ROOT, timeout: 60_000, env }, (error, stdout, stderr) =>
+          resume(Effect.succeed({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr })))
+        return Effect.sync(() => child.kill())
+      }),
+    (cache) => Effect.sync(() => rmSync(cache, { recursive: true, force: true }))
+  )
 
 const line = (text: string, pattern: RegExp) =>
   assert.isTrue(text.split("\n").some((l) => pattern.test(l)), `no line matches ${pattern} in:\n${text}`)
@@ -85,17 +107,28 @@ describe("describe on a real kube-apiserver", () => {
       line(text, /\s+-\s+Ready\s+event\s+exposed, authentication enforced$/)
       assert.strictEqual(text.split("\n").filter((l) => /\s+event\s/.test(l)).length, 1, "one Event for a new Api")
 
-      // The same through the command line a user types.
-      const run = yield* cli("describe", `${namespace}/orders`, "--kubeconfig", kubeconfigPath())
+      // The same through the command line a user types; what it says without a cluster or an Api.
+      const noKubeconfig = join(tmpdir(), `${namespace}-no-such-kubeconfig`)
+      const [run, missing, help, unconfigured] = yield* Effect.all([
+        cli("describe", `${namespace}/orders`, "--kubeconfig", kubeconfigPath()),
+        cli("describe", `${namespace}/nothing`, "--kubeconfig", kubeconfigPath()),
+        cli("--help"),
+        cli("describe", `${namespace}/orders`, "--kubeconfig", noKubeconfig)
+      ], { concurrency: 2 })
       assert.strictEqual(run.code, 0, run.stderr)
       line(run.stdout, /^ {2}virtualService\s+Created\s+2\s+status\.virtualService\.code$/)
       line(run.stdout, new RegExp(`^ {2}VirtualService\\s+orders\\s+${vs.metadata.uid}\\s`))
       line(run.stdout, /\s+authentication\s+Disabled -> Created\s+status(\s|$)/)
 
-      const missing = yield* cli("describe", `${namespace}/nothing`, "--kubeconfig", kubeconfigPath())
       assert.strictEqual(missing.code, 1)
       assert.strictEqual(missing.stderr.trim(), `api-controller describe: Api ${namespace}/nothing not found`)
-    }).pipe(Effect.scoped, Effect.provide(liveKubeApi())), { timeout: 90_000 })
+
+      assert.strictEqual(help.code, 0, help.stderr)
+      for (const command of ["run", "describe", "diagram"]) line(help.stdout, new RegExp(`^ {2}${command}\\s{2,}\\S`))
+
+      assert.strictEqual(unconfigured.code, 1, unconfigured.stdout)
+      assert.strictEqual(unconfigured.stderr.trim(), `api-controller describe: no kubeconfig at ${noKubeconfig}`)
+    }).pipe(Effect.scoped, Effect.provide(liveKubeApi())), { timeout: 150_000 })
 
   it.live("shows a blocked Api: the holder of its hostname, no children, the Warning", () =>
     Effect.gen(function*() {
