@@ -32,11 +32,18 @@ describe("npm start -- --exit (the README's first command)", () => {
       assert.strictEqual(code, 0, out.slice(-4000))
       assert.include(out, "[start] every sample reached the state it documents")
       assert.include(out, "[start] control plane stopped")
+      // The web view's address is said once.
+      const web = /^\[start\] live web view of the Apis at (http:\/\/127\.0\.0\.1:\d+)\/$/m.exec(out)
+      assert.isNotNull(web, out.slice(0, 4000))
+      assert.deepStrictEqual(out.split("\n").filter((l) => l.includes(`${web![1]!}/`)), [web![0]])
       // The last table: the secured samples are Ready on the security backend.
       const last = out.slice(out.lastIndexOf("API  "))
       assert.match(last, /^orders\s+orders\s+orders\s+2\s+2\s+2\s+True Ready/m)
       assert.match(last, /^billing\s+billing\.kyma\.local\s+billing\s+2\s+2\s+2\s+True Ready/m)
-      assert.match(last, /^orders-copy\s.*\s5\s+0\s+off\s+False TargetServiceOccupied/m)
+      // A column per machine in the catalog's order: validation, authentication, VirtualService.
+      assert.match(last, /^API\s+HOSTNAME\s+SERVICE\s+VALIDATION\s+AUTHENTICATION\s+VIRTUALSERVICE\s+READY\s+LAST ERROR$/m)
+      assert.match(last, /^httpbin\s.*\s2\s+off\s+2\s+True Ready/m)
+      assert.match(last, /^orders-copy\s.*\s5\s+off\s+0\s+False TargetServiceOccupied/m)
     } finally {
       rmSync(home, { recursive: true, force: true })
     }
