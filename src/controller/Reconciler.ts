@@ -23,11 +23,10 @@ import { EventRecorder } from "../k8s/EventRecorder.ts"
 import { KubeApi, type KubeApiError, orAbsent } from "../k8s/KubeApi.ts"
 import type { Observation, ObservedChild } from "../lifecycle/Observation.ts"
 import { type ChildWrite, runPass, type WriteFailure } from "../lifecycle/Pass.ts"
-import { childName } from "../plan/AuthenticationBackend.ts"
 import { claimsOf, servesHost } from "../plan/Claims.ts"
-import { selectorOf } from "../plan/Workload.ts"
 import { ClusterView } from "./ClusterView.ts"
-import { observedSlots, Settings } from "./Settings.ts"
+import { gatherer, type World } from "./Gather.ts"
+import { Settings } from "./Settings.ts"
 
 /** What the queue should do with the key after a successful pass. */
 export type PassResult =
@@ -62,9 +61,6 @@ const fromKube = (key: ObjectKey) => (e: KubeApiError) =>
 
 const stamp = (o: KubeObject | undefined): string =>
   o === undefined ? "-" : `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}@${o.metadata.resourceVersion ?? ""}`
-
-/** Everything a pass reads around its Api. */
-type World = Omit<Observation, "api">
 
 /**
  * Equal fingerprints mean equal observations, so the pass would decide the same. Kept per Api as
@@ -137,31 +133,11 @@ export class Reconciler extends Context.Service<Reconciler, {
       const { config, backend } = settings
 
       const decodeApi = Schema.decodeUnknownOption(ApiObject)
-      /** Every child name of every backend the cluster serves: a backend switch leaves the old one's behind. */
-      const slots = observedSlots(settings)
       /** Per Api, the fingerprint of the world its last pass left behind. */
       const lastSeen = new Map<ObjectKey, number>()
 
       /** The world around the Api; read from the Api as cached, before it is decoded, so an echo costs no decode. */
-      const observe = Effect.fnUntraced(function*(api: KubeObject) {
-        const namespace = api.metadata.namespace ?? ""
-        const name = api.metadata.name
-        const claims = claimsOf(api, config.domainName)
-        const virtualService = yield* view.get(settings.virtualServiceKind, namespace, name)
-        const authentication: Array<ObservedChild> = []
-        for (const slot of slots) {
-          const object = yield* view.get(slot.kind, namespace, childName(name, slot))
-          if (object !== undefined) authentication.push({ kind: slot.kind, object })
-        }
-        const hostClaims = claims.fqdn !== undefined ? yield* view.virtualServicesForHost(claims.fqdn) : []
-        const serviceClaims = claims.service !== undefined ? yield* view.apisForService(namespace, claims.service) : []
-        const service = backend.selectsWorkload && claims.service !== undefined
-          ? yield* view.get(Kinds.Service, namespace, claims.service)
-          : undefined
-        const selector = selectorOf(service)
-        const neighbours = selector !== undefined ? yield* view.neighbours(namespace, selector) : []
-        return { virtualService, authentication, hostClaims, serviceClaims, service, neighbours } satisfies World
-      })
+      const observe = gatherer(view, settings)
 
       /** A 404 on create can only mean the kind is not served (the Api's namespace exists). */
       const failureOf = (w: ChildWrite, e: KubeApiError): WriteFailure => {
