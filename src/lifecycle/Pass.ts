@@ -59,7 +59,7 @@ export interface WriteFailure {
 /** Sends one write; answers with the object the server returned (create, update) or nothing (delete). */
 export type Writer<R> = (write: ChildWrite) => Effect.Effect<KubeObject | undefined, WriteFailure, R>
 
-export interface PassOutcome {
+export interface PassDecision {
   readonly before: MachineStates
   readonly after: MachineStates
   /** The writes sent, in order, each with its failure if it failed. */
@@ -172,7 +172,7 @@ export const runPass = <R>(
   settings: PassSettings,
   write: Writer<R>,
   now: string
-): Effect.Effect<PassOutcome, never, R> =>
+): Effect.Effect<PassDecision, never, R> =>
   Effect.gen(function*() {
     const previous = decodeStatus(obs.api.status)
     const before = machineStatesOf(previous)

@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import type { ApiObject } from "../../src/domain/Api.ts"
 import { apiVersionOf, Kinds, type KubeObject } from "../../src/domain/Kube.ts"
 import type { Observation, PassSettings } from "../../src/lifecycle/Observation.ts"
-import { type ChildWrite, type PassOutcome, runPass, type WriteFailure } from "../../src/lifecycle/Pass.ts"
+import { type ChildWrite, type PassDecision, runPass, type WriteFailure } from "../../src/lifecycle/Pass.ts"
 import { authenticationPlan } from "../../src/plan/AuthenticationPlan.ts"
 import { desiredPolicy, IstioPolicyBackend } from "../../src/plan/IstioPolicyBackend.ts"
 import { IstioSecurityBackend } from "../../src/plan/IstioSecurityBackend.ts"
@@ -62,13 +62,13 @@ const decide = (obs: Observation, settings = legacy, fail: (w: ChildWrite) => Wr
     return Effect.succeed(w.op === "delete" ? undefined : stored(w.object))
   }, NOW))
 
-const writes = (o: PassOutcome) =>
+const writes = (o: PassDecision) =>
   o.writes.map(({ write: w, failure }) =>
     `${w.op} ${w.kind.kind}${w.op === "delete" ? "" : ` ${apiVersionOf(w.kind)}`}${failure !== undefined ? " (failed)" : ""}`
   )
-const states = (o: PassOutcome) => [o.after.validation.state, o.after.authentication.state, o.after.virtualService.state]
-const codes = (o: PassOutcome) => [o.status.validationStatus, o.status.authenticationStatus?.code, o.status.virtualService?.code]
-const ready = (o: PassOutcome) => o.status.conditions?.find((c) => c.type === "Ready")
+const states = (o: PassDecision) => [o.after.validation.state, o.after.authentication.state, o.after.virtualService.state]
+const codes = (o: PassDecision) => [o.status.validationStatus, o.status.authenticationStatus?.code, o.status.virtualService?.code]
+const ready = (o: PassDecision) => o.status.conditions?.find((c) => c.type === "Ready")
 
 describe("one pass, as a decision table", () => {
   it("a new Api with authentication: authentication first, then the VirtualService, all Created in one pass", () => {
