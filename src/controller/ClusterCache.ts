@@ -130,8 +130,9 @@ export class StringPool {
  *   whole object there), and an Api is only ever merge-patched, never PUT, so leaving them out of
  *   the cache cannot erase them. Children keep theirs, because a PUT of the cached child would.
  *
- * - a Service's spec but its `selector`, and its status: the authentication children select the
- *   Service's workload by its selector, and a Service is never written.
+ * - a Service's spec but its `selector` and its ports' numbers, and its status: the authentication
+ *   children select the Service's workload by its selector and scope their DENY to the ports it
+ *   leads to, and a Service is never written.
  *
  * Everything else stays: spec (planning, ownership, comparison), status (the status patch is the
  * difference from it; the web view shows it), labels and ownerReferences (ownership),
@@ -143,9 +144,13 @@ export const cachedForm = (kind: ResourceKind, pool?: StringPool): (object: Kube
   if (kind === Kinds.Service) {
     const metadataOf = cachedForm(Kinds.Namespace, pool)
     return (object) => {
-      const selector = (object["spec"] as { selector?: unknown } | undefined)?.selector
+      const spec = object["spec"] as { selector?: unknown; ports?: unknown } | undefined
+      const ports = Array.isArray(spec?.ports)
+        ? (spec.ports as ReadonlyArray<{ port?: unknown; targetPort?: unknown }>).map((p) => ({ port: p.port, targetPort: p.targetPort }))
+        : undefined
       const { spec: _spec, status: _status, ...rest } = metadataOf(object)
-      return { ...rest, ...(selector !== undefined ? { spec: { selector } } : {}) }
+      const kept = { ...(spec?.selector !== undefined ? { selector: spec.selector } : {}), ...(ports !== undefined ? { ports } : {}) }
+      return { ...rest, ...(Object.keys(kept).length > 0 ? { spec: kept } : {}) }
     }
   }
   const dropAnnotations = kind.group === Kinds.Api.group && kind.plural === Kinds.Api.plural

@@ -104,7 +104,7 @@ export const AuthorizationRule = Schema.Struct({
     source: Schema.Struct({ requestPrincipals: Strings, notRequestPrincipals: Strings })
   }))),
   to: Schema.optionalKey(Schema.Array(Schema.Struct({
-    operation: Schema.Struct({ paths: Strings, notPaths: Strings, hosts: Strings, notHosts: Strings })
+    operation: Schema.Struct({ ports: Strings, paths: Strings, notPaths: Strings, hosts: Strings, notHosts: Strings })
   }))),
   /** Conditions; we use `request.auth.claims[iss]` to match a token's issuer exactly. */
   when: Schema.optionalKey(Schema.Array(Schema.Struct({ key: Schema.String, values: Strings, notValues: Strings })))

@@ -21,7 +21,7 @@ import { hostnameHolder, keyOf, serviceHolder } from "../plan/Conflicts.ts"
 import { isOwnedBy, type Owner } from "../plan/Ownership.ts"
 import { checkSpec } from "../plan/Validation.ts"
 import { desiredVirtualService } from "../plan/VirtualServicePlan.ts"
-import { type Neighbour, selectorOf, type Workload, workloadOf } from "../plan/Workload.ts"
+import { type Neighbour, selectorOf, type Workload, workloadOf, workloadPortsOf } from "../plan/Workload.ts"
 
 /** An object of one of the authentication kinds, named after the Api. */
 export interface ObservedChild {
@@ -172,7 +172,8 @@ export const authenticationViewOf = (
   const desired = specUsable && plan !== undefined && targetProblem === undefined
     ? backend.render(owner, plan, {
       selector: selectorOf(obs.service) ?? {},
-      delegatedHosts: validated.workload?.delegatedHosts ?? []
+      delegatedHosts: validated.workload?.delegatedHosts ?? [],
+      ports: workloadPortsOf(obs.service)
     })
     : []
   // Report the child the backend renders first, else any of ours (e.g. the old backend's).

@@ -27,6 +27,8 @@ export interface RenderTarget {
   readonly selector: Readonly<Record<string, string>>
   /** Names another Api decides on every pod of this workload (plan/Workload.ts); the rendering leaves them to it. */
   readonly delegatedHosts: ReadonlyArray<string>
+  /** The ports on the pods the target Service leads to, when all are known (plan/Workload.ts `workloadPortsOf`). */
+  readonly ports?: ReadonlyArray<number> | undefined
 }
 
 export interface AuthenticationBackend {

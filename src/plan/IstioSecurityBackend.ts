@@ -14,7 +14,8 @@
  *
  * The DENY policy (`<api>-deny`) denies its complement, so that no other ALLOW on the same pods
  * (another Api's, a platform team's) can widen the decision: Istio evaluates DENY first. Its
- * rules leave out the hosts plan/Workload.ts delegates to other Apis (`notHosts`):
+ * rules apply on the ports the Service leads to and leave out the hosts plan/Workload.ts
+ * delegates to other Apis (`notHosts`):
  *
  *   no token                                   on notPaths = ∩ excluded
  *   a token of an issuer not among ours        on notPaths = ∩ excluded
@@ -151,8 +152,13 @@ export const desiredDenyPolicy = (
   const excluded = excludedOf(plan)
   const open = pathsEveryOriginExcludes(excluded)
   const issuers = [...new Set(plan.origins.map((o) => o.issuer))]
+  // Scoped to the Service's ports where they are known: a DENY rule made of HTTP attributes
+  // also refuses every TCP connection in its scope (Istio's analyzer says so, IST0133); the ALLOW
+  // policy refuses those already, so the scope says where the decision applies, not more.
+  const ports = target.ports !== undefined && target.ports.length > 0 ? target.ports.map(String) : undefined
   const operation = (paths: ReadonlyArray<Pattern>) => {
     const op = {
+      ...(ports !== undefined ? { ports } : {}),
       ...(paths.length > 0 ? { paths: paths.map(istioPath) } : {}),
       ...(open.length > 0 ? { notPaths: open.map(istioPath) } : {}),
       ...(target.delegatedHosts.length > 0 ? { notHosts: [...target.delegatedHosts] } : {})

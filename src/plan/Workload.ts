@@ -39,6 +39,24 @@ export const selectorOf = (service: KubeObject | undefined): Selector | undefine
   return entries.length > 0 ? Object.fromEntries(entries) : undefined
 }
 
+/**
+ * The ports on the pods that a Service's ports lead to (`targetPort`, else `port`), as an
+ * AuthorizationPolicy's `ports` name them; undefined when one is a name (only a Pod's container
+ * ports resolve it) or the Service lists none.
+ */
+export const workloadPortsOf = (service: KubeObject | undefined): ReadonlyArray<number> | undefined => {
+  const ports = (service?.["spec"] as { ports?: unknown } | undefined)?.ports
+  if (!Array.isArray(ports) || ports.length === 0) return undefined
+  const numbers: Array<number> = []
+  for (const p of ports as ReadonlyArray<{ port?: unknown; targetPort?: unknown }>) {
+    const target = p.targetPort ?? p.port
+    const n = typeof target === "number" ? target : typeof target === "string" && /^\d+$/.test(target) ? Number(target) : undefined
+    if (n === undefined || !Number.isInteger(n) || n < 1 || n > 65535) return undefined
+    if (!numbers.includes(n)) numbers.push(n)
+  }
+  return numbers.sort((a, b) => a - b)
+}
+
 /** `outer` selects every pod `inner` selects: each of outer's labels is one of inner's. */
 export const coversAll = (outer: Selector, inner: Selector): boolean =>
   Object.entries(outer).every(([k, v]) => inner[k] === v)

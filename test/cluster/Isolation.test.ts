@@ -143,12 +143,12 @@ for (const backend of BACKENDS) {
           const older = yield* kube.get(Kinds.Api, ns, "older")
           for (const host of [`older-${ns}.kyma.local`, `two.${ns}.svc.cluster.local:8080`, "10.0.0.9"]) {
             for (const path of PATHS) for (const token of TOKENS) {
-              const r: Request = { host, path, method: "GET", token }
+              const r: Request = { host, port: 8080, path, method: "GET", token }
               const verdict = istioDecides(objects, pod, r)
               if (verdict.allowed) assert.isTrue(legacyDecides(legacyOf(older, backend), r), `${host}${path} ${JSON.stringify(token)}: ${verdict.why}`)
             }
           }
-          assert.isFalse(istioDecides(objects, pod, { host: `older-${ns}.kyma.local`, path: "/open", method: "GET", token: null }).allowed)
+          assert.isFalse(istioDecides(objects, pod, { host: `older-${ns}.kyma.local`, port: 8080, path: "/open", method: "GET", token: null }).allowed)
           yield* istioAcceptsWhatWeWrote(ns)
         } else {
           const policies = (yield* kube.list(Kinds.Policy, { namespace: ns })).items
@@ -212,7 +212,7 @@ for (const backend of BACKENDS) {
           )
           const objects = yield* securityObjects(ns)
           const pod = { namespace: ns, labels: { app: "shared", "pod-template-hash": "x" } }
-          const ask = (host: string, path: string, token: Request["token"] = null) => istioDecides(objects, pod, { host, path, method: "GET", token })
+          const ask = (host: string, path: string, token: Request["token"] = null) => istioDecides(objects, pod, { host, port: 8080, path, method: "GET", token })
           assert.isFalse(ask(`strict-${ns}.kyma.local`, "/").allowed, "the issue's request: strict's host, no token")
           assert.isFalse(ask(`orders.${ns}.svc.cluster.local:8080`, "/").allowed)
           assert.isFalse(ask(`strict-${ns}.kyma.local`, "/", { issuer: B.issuer, valid: true }).allowed, "open's token is not strict's")

@@ -5,7 +5,7 @@
  * off, selectors changed and objects deleted. After the controller (the real reconciler, on the
  * in-memory cluster, `istio-security`) has settled each step, the judge (test/support/
  * IstioJudge.ts) evaluates every pod the namespace could hold, over every AuthorizationPolicy
- * and RequestAuthentication that applies to it, for sample requests:
+ * and RequestAuthentication that applies to it, for sample requests on the Services' port:
  *
  * 1. addressed to an Api on the pod (its host or its Service's in-cluster names, bare, with a
  *    port, in upper case): if the pod allows it, the Api's legacy decision allows it;
@@ -231,7 +231,7 @@ const check = (step: string) =>
         const judges = addressed.length > 0 ? addressed.filter((d) => d.role === "securing") : securing
         if (judges.length === 0) continue
         for (const path of PATHS) for (const token of TOKENS) {
-          const r: Request = { host, path, method: "GET", token }
+          const r: Request = { host, port: 8080, path, method: "GET", token }
           const verdict = istioDecides(objects, pod, r)
           if (!verdict.allowed) continue
           for (const s of judges) {

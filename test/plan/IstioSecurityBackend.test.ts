@@ -19,7 +19,7 @@ import {
   desiredRequestAuthentication,
   IstioSecurityBackend
 } from "../../src/plan/IstioSecurityBackend.ts"
-import { namesOf } from "../../src/plan/Workload.ts"
+import { namesOf, workloadPortsOf } from "../../src/plan/Workload.ts"
 import { checkSpec } from "../../src/plan/Validation.ts"
 import { configWith, testConfig, testOwner } from "../support/Fixtures.ts"
 import { istioDecides, legacyDecides, type Request } from "../support/IstioJudge.ts"
@@ -169,23 +169,34 @@ describe("istio-security: the children, field for field", () => {
         rule(B, [{ exact: "/status" }, { prefix: "/public/docs" }, { exact: "/health" }])
       ]
     })
-    const deny = desiredDenyPolicy(testOwner, plan, { selector, delegatedHosts: ["other.kyma.local", "other.kyma.local:*"] })
+    const deny = desiredDenyPolicy(testOwner, plan, { selector, delegatedHosts: ["other.kyma.local", "other.kyma.local:*"], ports: [8000, 8443] })
     const open = ["/status", "/public/docs*"]
     const hosts = ["other.kyma.local", "other.kyma.local:*"]
+    const ports = ["8000", "8443"]
     assert.strictEqual(deny.metadata.name, "sample-deny")
     assert.strictEqual(deny.spec.action, "DENY")
     assert.deepStrictEqual(deny.spec.rules, [
-      { from: [{ source: { notRequestPrincipals: ["*"] } }], to: [{ operation: { notPaths: open, notHosts: hosts } }] },
+      { from: [{ source: { notRequestPrincipals: ["*"] } }], to: [{ operation: { ports, notPaths: open, notHosts: hosts } }] },
       {
         from: [{ source: { requestPrincipals: ["*"] } }],
-        to: [{ operation: { notPaths: open, notHosts: hosts } }],
+        to: [{ operation: { ports, notPaths: open, notHosts: hosts } }],
         when: [{ key: "request.auth.claims[iss]", notValues: [A.issuer, B.issuer] }]
       },
       // A's token on /public* and *.css (B asks for its own there); /status is open to all.
-      { to: [{ operation: { paths: ["/public*", "*.css"], notPaths: open, notHosts: hosts } }], when: [{ key: "request.auth.claims[iss]", values: [A.issuer] }] },
+      { to: [{ operation: { ports, paths: ["/public*", "*.css"], notPaths: open, notHosts: hosts } }], when: [{ key: "request.auth.claims[iss]", values: [A.issuer] }] },
       // B's token on /health (A asks for its own there); /public/docs* is open to all.
-      { to: [{ operation: { paths: ["/health"], notPaths: open, notHosts: hosts } }], when: [{ key: "request.auth.claims[iss]", values: [B.issuer] }] }
+      { to: [{ operation: { ports, paths: ["/health"], notPaths: open, notHosts: hosts } }], when: [{ key: "request.auth.claims[iss]", values: [B.issuer] }] }
     ])
+  })
+
+  it("the DENY policy applies on the ports the Service leads to (its targetPorts), or on every port when one is a name", () => {
+    const service = (ports: unknown) => ({ apiVersion: "v1", kind: "Service", metadata: { name: "httpbin" }, spec: { selector, ports } })
+    assert.deepStrictEqual(workloadPortsOf(service([{ port: 80, targetPort: 8080 }, { port: 443, targetPort: "8443" }, { port: 9000 }])), [8080, 8443, 9000])
+    assert.isUndefined(workloadPortsOf(service([{ port: 80, targetPort: "http" }])), "a named targetPort is resolved by Pods only")
+    assert.isUndefined(workloadPortsOf(service([])))
+    const plan = planOf({ ...base, authentication: [rule(A)] })
+    const everywhere = desiredDenyPolicy(testOwner, plan, { selector, delegatedHosts: [] })
+    assert.isUndefined(everywhere.spec.rules[0]?.to, "no ports known: every port")
   })
 
   it("several origins, one without excluded paths: a token is always needed", () => {
@@ -306,7 +317,7 @@ describe("istio-security: for sample requests, Istio over the rendered children 
         const spec: ApiSpec = { ...base, authentication: c.rules }
         const plan = planOf(spec)
         const legacy = desiredPolicy(testOwner, plan)
-        const children = IstioSecurityBackend.render(testOwner, plan, { selector, delegatedHosts: OTHER })
+        const children = IstioSecurityBackend.render(testOwner, plan, { selector, delegatedHosts: OTHER, ports: [8000] })
         const objects = {
           requestAuthentications: children.filter((o) => o.kind === "RequestAuthentication") as never,
           authorizationPolicies: [...children.filter((o) => o.kind === "AuthorizationPolicy"), ...(other.policy !== undefined ? [other.policy] : [])] as never
@@ -315,7 +326,7 @@ describe("istio-security: for sample requests, Istio over the rendered children 
         const table: Array<string> = []
         let decided = { allow: 0, deny: 0 }
         for (const h of hosts) for (const path of paths) for (const token of tokens) {
-          const r: Request = { host: h.host, path, method: "GET", token }
+          const r: Request = { host: h.host, port: 8000, path, method: "GET", token }
           const verdict = istioDecides(objects, pod, r)
           decided = verdict.allowed ? { ...decided, allow: decided.allow + 1 } : { ...decided, deny: decided.deny + 1 }
           if (!h.ours) continue // another Api's names: its decision, not this one's

@@ -23,7 +23,8 @@
  *   positive field and every negative one.
  * - Values match exactly, as a prefix (`abc*`), a suffix (`*abc`) or by presence (`*`: any
  *   non-empty value). Hosts are compared case-insensitively and with the port as the request
- *   carries it (`example.com:*` matches `example.com:8080`, `example.com` does not).
+ *   carries it (`example.com:*` matches `example.com:8080`, `example.com` does not). `ports` are
+ *   the port on the pod the connection reaches.
  * - Conditions: `request.auth.claims[<name>]`, `request.auth.principal`, `request.headers[<name>]`.
  *
  * Legacy Policy (Istio ≤ 1.5, principalBinding USE_ORIGIN): an origin is triggered for a path
@@ -40,6 +41,8 @@ export interface Token {
 export interface Request {
   /** The Host (`:authority`) the request carries, possibly with a port. */
   readonly host: string
+  /** The port on the pod the connection reaches (the Service's targetPort); any port when left out. */
+  readonly port?: number
   readonly path: string
   readonly method: string
   readonly token: Token | null
@@ -119,6 +122,7 @@ type Source = NonNullable<AuthorizationRule["from"]>[number]["source"] & {
 type Operation = NonNullable<AuthorizationRule["to"]>[number]["operation"] & {
   readonly methods?: ReadonlyArray<string>
   readonly notMethods?: ReadonlyArray<string>
+  readonly notPorts?: ReadonlyArray<string>
 }
 
 const sourceMatches = (s: Source, r: Request, auth: Authenticated) =>
@@ -127,6 +131,7 @@ const sourceMatches = (s: Source, r: Request, auth: Authenticated) =>
   field(s.namespaces, s.notNamespaces, r.sourceNamespace)
 
 const operationMatches = (o: Operation, r: Request) =>
+  field(o.ports, o.notPorts, r.port !== undefined ? String(r.port) : undefined) &&
   field(o.hosts, o.notHosts, r.host, true) &&
   field(o.methods, o.notMethods, r.method) &&
   field(o.paths, o.notPaths, r.path)
