@@ -441,8 +441,9 @@ interface Template {
 const templateFrom = async (http: Http, ns: string): Promise<Template> => {
   const api = await must("get warm-up Api", http.call("GET", `${collection(API, ns)}/api-0`))
   const children: Array<Template["children"][number]> = []
-  for (const resource of CHILD_CANDIDATES) {
-    const r = await http.call("GET", `${collection(resource, ns)}/api-0`)
+  // Every child the controller wrote for api-0: named after it, or (the DENY AuthorizationPolicy) with a suffix.
+  for (const resource of CHILD_CANDIDATES) for (const name of ["api-0-deny", "api-0"]) {
+    const r = await http.call("GET", `${collection(resource, ns)}/${name}`)
     if (r.status !== 200) continue
     const { apiVersion, kind, metadata, spec } = r.body
     const body = { apiVersion, kind, metadata: { name: metadata.name, namespace: metadata.namespace, labels: metadata.labels, ownerReferences: metadata.ownerReferences }, spec }
