@@ -12,7 +12,7 @@
  *    them apart (mTLS modes that disagree), the later Api says so (Warning Event, condition).
  *
  * The first two run under both backends; the third is istio-security's (the legacy Policy targets
- * a Service). Every pod's decision is judged with test/support/IstioJudge.ts over every policy in
+ * a Service). Every pod's decision is judged with src/preview/IstioDecision.ts over every policy in
  * the namespace, and `istioctl analyze` has nothing to say about what the controller wrote.
  */
 import { assert, beforeAll, describe, it } from "@effect/vitest"
@@ -34,7 +34,7 @@ import { liveKubeApi, testNamespace } from "../support/ClusterTest.ts"
 import { eventually } from "../support/Eventually.ts"
 import { apiObject, configWith } from "../support/Fixtures.ts"
 import { ensureGateway, istioAcceptsWhatWeWrote } from "../support/IstioCheck.ts"
-import { istioDecides, legacyDecides, type Request } from "../support/IstioJudge.ts"
+import { istioDecides, legacyDecides, type Request } from "../../src/preview/IstioDecision.ts"
 
 const A = { issuer: "https://a.example.com", jwksUri: "https://a.example.com/keys" }
 const B = { issuer: "https://b.example.com", jwksUri: "https://b.example.com/keys" }

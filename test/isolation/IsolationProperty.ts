@@ -3,8 +3,8 @@
  * whose selectors overlap, Apis on them with random issuers and excluded paths, ALLOW and DENY
  * policies a platform team wrote, then retargets, host changes, authentication switched on and
  * off, selectors changed and objects deleted. After the controller (the real reconciler, on the
- * in-memory cluster, `istio-security`) has settled each step, the judge (test/support/
- * IstioJudge.ts) evaluates every pod the namespace could hold, over every AuthorizationPolicy
+ * in-memory cluster, `istio-security`) has settled each step, the judge (src/preview/
+ * IstioDecision.ts) evaluates every pod the namespace could hold, over every AuthorizationPolicy
  * and RequestAuthentication that applies to it, for sample requests on the Services' port:
  *
  * 1. addressed to an Api on the pod (its host or its Service's in-cluster names, bare, with a
@@ -32,7 +32,7 @@ import { isOwnedBy } from "../../src/plan/Ownership.ts"
 import { coversAll, namesOf, type Selector, selectorOf } from "../../src/plan/Workload.ts"
 import { ownerOf } from "../../src/lifecycle/Observation.ts"
 import { testConfig } from "../support/Fixtures.ts"
-import { istioDecides, legacyDecides, type Pod, type Request, type Token } from "../support/IstioJudge.ts"
+import { istioDecides, legacyDecides, type Pod, type Request, type Token } from "../../src/preview/IstioDecision.ts"
 import { MemoryCluster } from "../support/MemoryCluster.ts"
 import { scenarioSettings } from "../support/Scenarios.ts"
 import { memoryWorld } from "../support/World.ts"

@@ -1,10 +1,10 @@
 /**
- * The judge (test/support/IstioJudge.ts) decides as Istio's documentation says, case by case, so
+ * The judge (src/preview/IstioDecision.ts) decides as Istio's documentation says, case by case, so
  * that the isolation tests built on it judge Istio, not our reading of our own objects.
  */
 import { assert, describe, it } from "@effect/vitest"
 import type { AuthorizationPolicy, RequestAuthentication } from "../../src/domain/Istio.ts"
-import { type CustomPolicy, istioDecides, legacyDecides, matchesValue, type Request } from "../support/IstioJudge.ts"
+import { type CustomPolicy, istioDecides, legacyDecides, matchesValue, type Request } from "../../src/preview/IstioDecision.ts"
 
 const ns = "shop"
 const pod = { namespace: ns, labels: { app: "orders", version: "v1" } }

@@ -2,7 +2,7 @@
  * The `istio-security` rendering (SPEC 10), golden: every row of SPEC 4, excluded paths with one
  * and several origins, the DENY policy that is the ALLOW policy's complement, and a decision table
  * that states, for sample requests (a host, a path, a token), what the legacy Policy decides and
- * what Istio decides over the rendered children (test/support/IstioJudge.ts, written from Istio's
+ * what Istio decides over the rendered children (src/preview/IstioDecision.ts, written from Istio's
  * documented semantics, independently of the renderer), and asserts they agree, or that ours is
  * stricter where SPEC 10 allows it.
  */
@@ -22,7 +22,7 @@ import {
 import { namesOf, workloadPortsOf } from "../../src/plan/Workload.ts"
 import { checkSpec } from "../../src/plan/Validation.ts"
 import { configWith, testConfig, testOwner } from "../support/Fixtures.ts"
-import { istioDecides, legacyDecides, type Request } from "../support/IstioJudge.ts"
+import { istioDecides, legacyDecides, type Request } from "../../src/preview/IstioDecision.ts"
 
 const selector = { app: "httpbin", version: "v1" }
 const target = { selector, delegatedHosts: [] }

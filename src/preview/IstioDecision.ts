@@ -31,7 +31,7 @@
  * its trigger rule does not exclude; with no origin triggered the request passes (the token is
  * not looked at); otherwise it needs a valid token of a triggered origin.
  */
-import type { AuthorizationPolicy, AuthorizationRule, Policy, RequestAuthentication } from "../../src/domain/Istio.ts"
+import type { AuthorizationPolicy, AuthorizationRule, Policy, RequestAuthentication } from "../domain/Istio.ts"
 
 export interface Token {
   readonly issuer: string
