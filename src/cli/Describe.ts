@@ -9,7 +9,7 @@ import { Argument, Flag } from "effect/cli"
 import { Kinds, type KubeObject, type ResourceKind } from "../domain/Kube.ts"
 import { KubeApi, orAbsent } from "../k8s/KubeApi.ts"
 import { KubeApiLive } from "../k8s/KubeApiLive.ts"
-import { ALL_AUTHENTICATION_KINDS, BACKENDS } from "../controller/Settings.ts"
+import { ALL_AUTHENTICATION_KINDS, BACKENDS } from "../plan/Backends.ts"
 import { DNS_LABEL, DNS_SUBDOMAIN } from "../domain/Names.ts"
 import { describeText, terminalSafe } from "./DescribeText.ts"
 

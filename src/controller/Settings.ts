@@ -11,13 +11,9 @@ import { Kinds, type ResourceKind } from "../domain/Kube.ts"
 import { KubeApi, type KubeApiError } from "../k8s/KubeApi.ts"
 import type { PassSettings } from "../lifecycle/Observation.ts"
 import type { AuthenticationBackend, ChildSlot } from "../plan/AuthenticationBackend.ts"
+import { ALL_AUTHENTICATION_KINDS, BACKENDS } from "../plan/Backends.ts"
 import { IstioPolicyBackend } from "../plan/IstioPolicyBackend.ts"
 import { IstioSecurityBackend } from "../plan/IstioSecurityBackend.ts"
-
-export const BACKENDS: ReadonlyArray<AuthenticationBackend> = [IstioSecurityBackend, IstioPolicyBackend]
-
-/** Every kind any backend writes: ours of these are observed, so a backend switch can clean up. */
-export const ALL_AUTHENTICATION_KINDS: ReadonlyArray<ResourceKind> = [...new Set(BACKENDS.flatMap((b) => b.kinds))]
 
 /** The authentication children a pass looks for: every backend's, of the kinds the cluster serves, the current backend's first. */
 export const observedSlots = (settings: Pick<SettingsShape, "backend" | "authenticationKinds">): ReadonlyArray<ChildSlot> => {

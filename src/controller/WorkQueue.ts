@@ -15,9 +15,9 @@
  * Time comes from Effect's Clock (sleep), so tests drive it with TestClock.
  */
 import { Clock, Duration, Effect, Fiber, Queue, Random, type Scope } from "effect"
-import { type Backoff, defaultBackoff, delayOf, jitteredDelayOf } from "../domain/Backoff.ts"
+import { type Backoff, defaultBackoff, delayOf, jitteredDelayOf } from "../util/Backoff.ts"
 
-/** How `addRateLimited` spaces a key's retries: the one policy, src/domain/Backoff.ts. */
+/** How `addRateLimited` spaces a key's retries: the one policy, src/util/Backoff.ts. */
 export type BackoffOptions = Backoff
 export { defaultBackoff }
 

@@ -16,7 +16,7 @@
  * burst), and in 105 s with them held to the end.
  */
 import { Clock, Context, Duration, Effect, Latch, Layer, Queue } from "effect"
-import { hash53 } from "../domain/Hash.ts"
+import { hash53 } from "../util/Hash.ts"
 import { Kinds, type KubeObject } from "../domain/Kube.ts"
 import { KubeApi, orAbsent } from "./KubeApi.ts"
 

@@ -12,9 +12,9 @@
  * that is not one is never written through.
  */
 import { Deferred, Duration, Effect, Random, type Schedule, type Scope, Stream } from "effect"
-import { type Backoff, jitteredDelayOf, scheduleOf } from "../domain/Backoff.ts"
+import { type Backoff, jitteredDelayOf, scheduleOf } from "../util/Backoff.ts"
 import type { KubeObject, ResourceKind } from "../domain/Kube.ts"
-import { jsonEqual } from "../domain/MergePatch.ts"
+import { jsonEqual } from "../util/MergePatch.ts"
 import { KubeApi, type KubeApiError } from "./KubeApi.ts"
 
 export type ChangeType = "ADDED" | "MODIFIED" | "DELETED"

@@ -35,7 +35,7 @@ import {
   SubscriptionRef
 } from "effect"
 import { apiVersionOf, Kinds, type KubeObject } from "../domain/Kube.ts"
-import { jsonEqual } from "../domain/MergePatch.ts"
+import { jsonEqual } from "../util/MergePatch.ts"
 import { KubeApi, type KubeApiError } from "./KubeApi.ts"
 
 export interface LeaderElectionConfig {

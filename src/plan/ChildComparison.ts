@@ -12,7 +12,7 @@
 import { Option, Schema } from "effect"
 import { VirtualServiceSpec } from "../domain/Istio.ts"
 import type { KubeObject } from "../domain/Kube.ts"
-import { jsonEqual } from "../domain/MergePatch.ts"
+import { jsonEqual } from "../util/MergePatch.ts"
 
 /** Kinds whose unknown spec fields are ignored; every other kind is compared exactly. */
 const specSchemas: Record<string, Schema.Decoder<unknown>> = {

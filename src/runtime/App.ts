@@ -19,14 +19,14 @@ import { machineStatesOf, readinessCondition } from "../lifecycle/StatusProjecti
 import * as WebView from "../web/WebView.ts"
 import * as HealthServer from "./HealthServer.ts"
 import * as Metrics from "./Metrics.ts"
-import { Reachability, type ReachabilityOptions } from "./Readiness.ts"
+import { Reachability, type ReachabilityOptions } from "./Reachability.ts"
 
 export interface AppOptions {
   readonly config: ControllerConfig
   readonly controller?: Partial<ControllerOptions>
   /**
    * Serve /healthz, /readyz and /metrics here; omit for no server (tests). Readiness: caches
-   * synced and the API server answering (src/runtime/Readiness.ts); `reachability` tunes the latter.
+   * synced and the API server answering (src/runtime/Reachability.ts); `reachability` tunes the latter.
    */
   readonly health?: {
     readonly host: string

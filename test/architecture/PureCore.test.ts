@@ -10,12 +10,13 @@ import { assert, describe, it } from "@effect/vitest"
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 
-const PURE_DIRS = ["src/domain", "src/plan", "src/lifecycle", "machines"]
+const PURE_DIRS = ["src/domain", "src/util", "src/plan", "src/lifecycle", "machines"]
 const ALLOWED = [
   /^effect$/,
   /^xstate$/,
   /^\.\/[A-Za-z]+\.ts$/,
   /^\.\.\/domain\/[A-Za-z]+\.ts$/,
+  /^\.\.\/util\/[A-Za-z]+\.ts$/,
   /^\.\.\/plan\/[A-Za-z]+\.ts$/,
   /^\.\.\/\.\.\/machines\/[A-Za-z]+\.ts$/
 ]

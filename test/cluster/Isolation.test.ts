@@ -17,7 +17,7 @@
  */
 import { assert, beforeAll, describe, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Metric } from "effect"
-import { BACKENDS } from "../../src/controller/Settings.ts"
+import { BACKENDS } from "../../src/plan/Backends.ts"
 import { decodeStatus } from "../../src/domain/Api.ts"
 import type { AuthorizationPolicy, RequestAuthentication } from "../../src/domain/Istio.ts"
 import { Kinds, type KubeObject } from "../../src/domain/Kube.ts"

@@ -11,7 +11,7 @@
  */
 import { beforeAll, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { BACKENDS } from "../../src/controller/Settings.ts"
+import { BACKENDS } from "../../src/plan/Backends.ts"
 import { liveKubeApi, testNamespace } from "../support/ClusterTest.ts"
 import { eventually } from "../support/Eventually.ts"
 import { ensureGateway, istioAcceptsWhatWeWrote } from "../support/IstioCheck.ts"

@@ -102,22 +102,27 @@ describe("the informer caches", () => {
     assert.strictEqual(cached["spec"], o["spec"], "spec is shared, not copied")
   })
 
-  it("keeps of a Service only what the authentication children need: its metadata and spec.selector", () => {
+  it("keeps of a Service only what the authentication children need: its metadata, spec.selector and its ports' numbers", () => {
     const service: KubeObject = {
       apiVersion: "v1",
       kind: "Service",
       metadata: { name: "orders", namespace: "shop", resourceVersion: "7", annotations: lastApplied, managedFields },
-      spec: { selector: { app: "orders" }, ports: [{ port: 8080 }], clusterIP: "10.0.0.7", type: "ClusterIP" },
+      spec: {
+        selector: { app: "orders" },
+        ports: [{ name: "http", port: 8080, targetPort: 9090, protocol: "TCP" }],
+        clusterIP: "10.0.0.7",
+        type: "ClusterIP"
+      },
       status: { loadBalancer: {} }
     }
     assert.deepStrictEqual(cachedForm(Kinds.Service)(service), {
       apiVersion: "v1",
       kind: "Service",
       metadata: { name: "orders", namespace: "shop", resourceVersion: "7", annotations: lastApplied },
-      spec: { selector: { app: "orders" } }
+      spec: { selector: { app: "orders" }, ports: [{ port: 8080, targetPort: 9090 }] }
     })
-    const { selector: _, ...withoutSelector } = service["spec"] as Record<string, unknown>
-    assert.isUndefined(cachedForm(Kinds.Service)({ ...service, spec: withoutSelector })["spec"], "no selector: no spec")
+    const { selector: _, ports: __, ...neither } = service["spec"] as Record<string, unknown>
+    assert.isUndefined(cachedForm(Kinds.Service)({ ...service, spec: neither })["spec"], "no selector, no ports: no spec")
   })
 })
 

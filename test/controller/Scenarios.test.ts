@@ -1,7 +1,7 @@
 /** The SPEC scenarios (test/support/Scenarios.ts) against the in-memory cluster, under both authentication backends. */
 import { describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { BACKENDS } from "../../src/controller/Settings.ts"
+import { BACKENDS } from "../../src/plan/Backends.ts"
 import { ScenarioEnv, scenarios, scenarioSettings } from "../support/Scenarios.ts"
 import { testConfig } from "../support/Fixtures.ts"
 import { memoryWorld } from "../support/World.ts"

@@ -4,7 +4,7 @@
  * configuration the controller accepts, the Deployment is hardened and wired to the controller's
  * flags, the RBAC is the derived list, and the image build copies everything the bundle needs.
  */
-import { ALL_AUTHENTICATION_KINDS } from "../../src/controller/Settings.ts"
+import { ALL_AUTHENTICATION_KINDS } from "../../src/plan/Backends.ts"
 import { Kinds } from "../../src/domain/Kube.ts"
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"

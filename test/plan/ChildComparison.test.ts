@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { ApiSpec } from "../../src/domain/Api.ts"
 import type { KubeObject } from "../../src/domain/Kube.ts"
-import { applyMergePatch } from "../../src/domain/MergePatch.ts"
+import { applyMergePatch } from "../../src/util/MergePatch.ts"
 import { authenticationPlan } from "../../src/plan/AuthenticationPlan.ts"
 import { inSync, updatedChild } from "../../src/plan/ChildComparison.ts"
 import { desiredPolicy } from "../../src/plan/IstioPolicyBackend.ts"

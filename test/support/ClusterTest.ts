@@ -9,7 +9,7 @@
  */
 import { assert } from "@effect/vitest"
 import { Effect, type Layer, Result, type Scope } from "effect"
-import { ALL_AUTHENTICATION_KINDS } from "../../src/controller/Settings.ts"
+import { ALL_AUTHENTICATION_KINDS } from "../../src/plan/Backends.ts"
 import { inject } from "vitest"
 import { Kinds, type KubeObject, objectKey, type ResourceKind } from "../../src/domain/Kube.ts"
 import { KubeApi, type KubeApiError } from "../../src/k8s/KubeApi.ts"

@@ -22,7 +22,7 @@
 import { REPO_ROOT } from "../../scripts/lib/RepoRoot.ts"
 import { assert } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { ALL_AUTHENTICATION_KINDS } from "../../src/controller/Settings.ts"
+import { ALL_AUTHENTICATION_KINDS } from "../../src/plan/Backends.ts"
 import { Kinds, type KubeObject, type ResourceKind } from "../../src/domain/Kube.ts"
 import { KubeApi, type KubeApiError } from "../../src/k8s/KubeApi.ts"
 import { LABELS } from "../../src/plan/Ownership.ts"

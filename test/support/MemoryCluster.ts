@@ -27,7 +27,7 @@ import {
   type WatchEvent,
   type WatchOptions
 } from "../../src/k8s/KubeApi.ts"
-import { applyMergePatch, jsonEqual } from "../../src/domain/MergePatch.ts"
+import { applyMergePatch, jsonEqual } from "../../src/util/MergePatch.ts"
 
 export type Verb = "get" | "list" | "watch" | "create" | "replace" | "patch" | "patchStatus" | "delete"
 

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { applyMergePatch, diffMergePatch, jsonEqual } from "../../src/domain/MergePatch.ts"
+import { applyMergePatch, diffMergePatch, jsonEqual } from "../../src/util/MergePatch.ts"
 
 /** RFC 7386 Appendix A, every row: original, patch, result. */
 const rfc7386: ReadonlyArray<readonly [unknown, unknown, unknown]> = [

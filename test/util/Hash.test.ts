@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { hash53 } from "../../src/domain/Hash.ts"
+import { hash53 } from "../../src/util/Hash.ts"
 
 describe("hash53", () => {
   it("is the same for the same string and differs for strings one character apart, within 53 bits", () => {

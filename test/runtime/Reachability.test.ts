@@ -1,5 +1,5 @@
 /**
- * Readiness (src/runtime/Readiness.ts): /readyz is 200 only while the caches are synced AND the
+ * Readiness (src/runtime/Reachability.ts): /readyz is 200 only while the caches are synced AND the
  * API server answers; after `unreachableAfter` in which every request failed it is 503 with the
  * reason, and it comes back by itself. Also: the health server binds 127.0.0.1 unless told.
  */
@@ -14,7 +14,7 @@ import { MemoryCluster } from "../support/MemoryCluster.ts"
 import { appWith } from "../../src/runtime/App.ts"
 import { HealthServer } from "../../src/runtime/HealthServer.ts"
 import * as Logging from "../../src/runtime/Logging.ts"
-import { isAnswer, Reachability, ReachabilityState } from "../../src/runtime/Readiness.ts"
+import { isAnswer, Reachability, ReachabilityState } from "../../src/runtime/Reachability.ts"
 import { testConfig } from "../support/Fixtures.ts"
 
 describe("the reachability rule", () => {
