@@ -13,6 +13,7 @@
  */
 import { and, assign, not, or, setup, type StateValueFrom } from "xstate"
 import { boundMessage, type ChildContext, type ResourceRef, type StateMeta, type WriteOutcome } from "./Child.ts"
+import { isRetryable } from "./WriteFailure.ts"
 
 /** What a pass observes about the authentication children. */
 export interface AuthenticationFacts {
@@ -53,7 +54,7 @@ export const authenticationMachine = setup({
     targetUnusable: ({ event }) => event.type === "OBSERVED" && event.facts.targetProblem !== null,
     nameTaken: ({ event }) => event.type === "OBSERVED" && event.facts.foreign !== null,
     upToDate: ({ event }) => event.type === "OBSERVED" && event.facts.upToDate,
-    retryable: ({ event }) => event.type === "WRITE_FAILED" && event.retryable
+    retryable: ({ event }) => event.type === "WRITE_FAILED" && isRetryable(event.reason)
   },
   actions: {
     /** Report what exists now (nothing, or ours), with no error. */

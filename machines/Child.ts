@@ -9,6 +9,7 @@
  * (`APPLIED`, `REMOVED` or `WRITE_FAILED`). A write the server accepted is confirmed by its
  * response, so transient states are never stored (SPEC 5, revised).
  */
+import type { WriteFailure } from "./WriteFailure.ts"
 
 /** A child as `status.*.resource` names it. */
 export interface ResourceRef {
@@ -29,7 +30,7 @@ export const emptyChildContext: ChildContext = { lastError: null, resource: null
 export type WriteOutcome =
   | { readonly type: "APPLIED"; readonly resource: ResourceRef }
   | { readonly type: "REMOVED" }
-  | { readonly type: "WRITE_FAILED"; readonly message: string; readonly retryable: boolean }
+  | ({ readonly type: "WRITE_FAILED" } & WriteFailure)
 
 /**
  * How a state takes part in the Api's `Ready` condition: `ready` (nothing left to do), `waiting`

@@ -15,6 +15,7 @@
 import { and, assign, not, setup } from "xstate"
 import type { AuthenticationState } from "./AuthenticationMachine.ts"
 import { boundMessage, type ChildContext, type ResourceRef, type StateMeta, type WriteOutcome } from "./Child.ts"
+import { isRetryable } from "./WriteFailure.ts"
 
 /** What a pass observes about the VirtualService. */
 export interface VirtualServiceFacts {
@@ -57,7 +58,7 @@ export const virtualServiceMachine = setup({
       event.type === "OBSERVED" && (event.facts.authentication === "NotCreated" || event.facts.authentication === "Error"),
     nameTaken: ({ event }) => event.type === "OBSERVED" && event.facts.foreign !== null,
     upToDate: ({ event }) => event.type === "OBSERVED" && event.facts.upToDate,
-    retryable: ({ event }) => event.type === "WRITE_FAILED" && event.retryable
+    retryable: ({ event }) => event.type === "WRITE_FAILED" && isRetryable(event.reason)
   },
   actions: {
     /** Report what exists now (nothing, or ours), with no error. */

@@ -16,7 +16,7 @@
  * (the reconciler, the conflict indexes, the web view) look at, not what the server sends.
  */
 import { Context, Effect, Layer, PubSub, type Scope } from "effect"
-import { Kinds, type KubeObject, objectKey, type ResourceKind, splitKey } from "../domain/Kube.ts"
+import { Kinds, type KubeObject, keyOf, objectKey, type ResourceKind, splitKey } from "../domain/Kube.ts"
 import type { KubeApi } from "../k8s/KubeApi.ts"
 import { claimsOf, hostsServed, servesHost } from "../plan/Claims.ts"
 import { labelKeysOf, type Selector, selectorOf } from "../plan/Workload.ts"
@@ -175,8 +175,6 @@ export const cachedForm = (kind: ResourceKind, pool?: StringPool): (object: Kube
     return kept
   }
 }
-
-const keyOf = (o: KubeObject) => objectKey(o.metadata.namespace, o.metadata.name)
 
 export class ClusterCache extends Context.Service<ClusterCache, {
   readonly synced: Effect.Effect<void>

@@ -24,6 +24,7 @@ import { KubeApi, type KubeApiError, orAbsent } from "../k8s/KubeApi.ts"
 import type { Observation, ObservedChild } from "../lifecycle/Observation.ts"
 import { type ChildWrite, runPass, type WriteFailure } from "../lifecycle/Pass.ts"
 import { claimsOf, servesHost } from "../plan/Claims.ts"
+import { isRetryable, writeFailureReasonOf } from "../../machines/WriteFailure.ts"
 import { ClusterView } from "./ClusterView.ts"
 import { gatherer, type World } from "./Gather.ts"
 import { Settings } from "./Settings.ts"
@@ -54,7 +55,12 @@ const namespaceTerminating = (e: KubeApiError) =>
   e.reason === "Forbidden" && (e.causes ?? []).some((c) => c.reason === "NamespaceTerminating")
 
 const fromKube = (key: ObjectKey) => (e: KubeApiError) =>
-  new ReconcileError({ key, message: e.message, retryable: e.retryable, lostRace: e.reason === "Conflict" })
+  new ReconcileError({
+    key,
+    message: e.message,
+    retryable: isRetryable(writeFailureReasonOf("patch", e.reason)),
+    lostRace: e.reason === "Conflict"
+  })
 
 // ---------------------------------------------------------------------------------------------
 // what the world looked like: resourceVersions of everything a pass reads
@@ -141,10 +147,11 @@ export class Reconciler extends Context.Service<Reconciler, {
 
       /** A 404 on create can only mean the kind is not served (the Api's namespace exists). */
       const failureOf = (w: ChildWrite, e: KubeApiError): WriteFailure => {
-        if (w.op === "create" && e.reason === "NotFound") {
+        const reason = writeFailureReasonOf(w.op, e.reason)
+        if (reason === "kindNotServed") {
           const served = settings.authenticationKinds.includes(w.kind) || w.kind === settings.virtualServiceKind
           return {
-            retryable: false,
+            reason,
             message: `the cluster does not serve ${w.kind.kind} (${apiVersionOf(w.kind)})` +
               (backend.kinds.includes(w.kind)
                 ? `, which AUTH_BACKEND=${backend.name} writes (${settings.backendReason}): install Istio's ` +
@@ -152,7 +159,7 @@ export class Reconciler extends Context.Service<Reconciler, {
                 : served ? "" : ": install Istio's CRDs")
           }
         }
-        return { message: e.message, retryable: e.retryable }
+        return { reason, message: e.message }
       }
 
       const send = (

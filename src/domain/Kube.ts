@@ -109,6 +109,10 @@ export type ObjectKey = string & { readonly ObjectKey: unique symbol }
 export const objectKey = (namespace: string | undefined, name: string): ObjectKey =>
   (namespace === undefined || namespace === "" ? name : `${namespace}/${name}`) as ObjectKey
 
+/** An object's key, `namespace/name`: what the work queue, the caches and every log line name it by. */
+export const keyOf = (o: { readonly metadata: { readonly namespace?: string | undefined; readonly name: string } }): ObjectKey =>
+  objectKey(o.metadata.namespace, o.metadata.name)
+
 export const splitKey = (key: ObjectKey): { readonly namespace: string; readonly name: string } => {
   const slash = key.indexOf("/")
   return slash < 0 ? { namespace: "", name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) }

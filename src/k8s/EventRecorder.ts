@@ -16,6 +16,7 @@
  * burst), and in 105 s with them held to the end.
  */
 import { Clock, Context, Duration, Effect, Latch, Layer, Queue } from "effect"
+import { boundMessage } from "../../machines/Child.ts"
 import { hash53 } from "../util/Hash.ts"
 import { Kinds, type KubeObject } from "../domain/Kube.ts"
 import { KubeApi, orAbsent } from "./KubeApi.ts"
@@ -113,7 +114,7 @@ export class EventRecorder extends Context.Service<EventRecorder, {
       const write = Effect.fn("EventRecorder.write")(function*(involved: Involved, event: EventRecord) {
         const at = seconds(yield* Clock.currentTimeMillis)
         const namespace = involved.namespace
-        const message = event.message.slice(0, 1024)
+        const message = boundMessage(event.message)
         // The message as its hash: thousands of remembered Events need not keep every message.
         const key = `${involved.uid ?? ""}|${event.type}|${event.reason}|${hash53(message)}`
         const previous = sent.get(key)
@@ -186,7 +187,7 @@ export class EventRecorder extends Context.Service<EventRecorder, {
   )
 
   /** Records nothing; for tests that do not look at Events. */
-  static readonly layerDiscard = Layer.succeed(
+  static readonly layerTest = Layer.succeed(
     EventRecorder,
     EventRecorder.of({ record: () => Effect.void, flush: Effect.void, holdWhile: () => Effect.void })
   )

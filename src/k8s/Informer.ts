@@ -13,7 +13,7 @@
  */
 import { Deferred, Duration, Effect, Random, type Schedule, type Scope, Stream } from "effect"
 import { type Backoff, jitteredDelayOf, scheduleOf } from "../util/Backoff.ts"
-import type { KubeObject, ResourceKind } from "../domain/Kube.ts"
+import { type KubeObject, keyOf, objectKey, type ResourceKind } from "../domain/Kube.ts"
 import { jsonEqual } from "../util/MergePatch.ts"
 import { KubeApi, type KubeApiError } from "./KubeApi.ts"
 
@@ -62,8 +62,6 @@ export interface InformerOptions {
   /** Pause between failed list or watch attempts. */
   readonly retry?: Schedule.Schedule<unknown, unknown>
 }
-
-const keyOf = (o: KubeObject) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`
 
 const DIGITS = /^\d+$/
 
@@ -194,7 +192,7 @@ export const makeInformer = (
 
     return {
       kind,
-      get: (namespace, name) => store.get(`${namespace}/${name}`),
+      get: (namespace, name) => store.get(objectKey(namespace, name)),
       list: () => [...store.values()],
       size: () => store.size,
       synced: Deferred.await(synced),

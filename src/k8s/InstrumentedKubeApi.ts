@@ -4,17 +4,7 @@
  * benchmark count what a pass costs (e.g. zero writes on a no-op resync).
  */
 import { Effect, Layer, Stream } from "effect"
-import { KubeApi, type KubeApiError } from "./KubeApi.ts"
-
-export type RequestVerb = "get" | "list" | "watch" | "create" | "replace" | "patch" | "patchStatus" | "delete"
-
-export const WRITE_REQUEST_VERBS: ReadonlySet<RequestVerb> = new Set([
-  "create",
-  "replace",
-  "patch",
-  "patchStatus",
-  "delete"
-])
+import { KubeApi, type KubeApiError, type RequestVerb, WRITE_VERBS } from "./KubeApi.ts"
 
 export interface RequestReport {
   readonly verb: RequestVerb
@@ -69,7 +59,7 @@ export const makeRequestTally = () => {
     snapshot: (): ReadonlyMap<string, number> => new Map(counts),
     reset: () => counts.clear(),
     writes: (): number =>
-      [...counts].filter(([k]) => WRITE_REQUEST_VERBS.has(k.split(" ")[0] as RequestVerb)).reduce((s, [, n]) => s + n, 0),
+      [...counts].filter(([k]) => WRITE_VERBS.has(k.split(" ")[0] as RequestVerb)).reduce((s, [, n]) => s + n, 0),
     total: (): number => [...counts.values()].reduce((s, n) => s + n, 0)
   }
 }

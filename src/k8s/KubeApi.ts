@@ -50,22 +50,18 @@ export class KubeApiError extends Schema.TaggedError<KubeApiError>()("KubeApiErr
     return `${this.operation}: ${this.reason}: ${this.detail}${causes && causes.length > 0 ? ` (${causes.join("; ")})` : ""}`
   }
 
-  /** Worth retrying with backoff; the rest needs a change in the spec, the cluster or RBAC. */
-  get retryable(): boolean {
-    switch (this.reason) {
-      case "Conflict":
-      case "AlreadyExists":
-      case "Gone":
-      case "TooManyRequests":
-      case "ServerError":
-      case "Transport":
-      case "NotFound":
-        return true
-      default:
-        return false
-    }
+  /**
+   * The server answered (usefully): every reason but no connection, an overloaded server (429) or
+   * a failing one (5xx: kube-apiserver answers 500/504 when etcd does not). Readiness and the
+   * controller's "the API server is unreachable" both read it.
+   */
+  get answered(): boolean {
+    return !UNANSWERED_REASONS.has(this.reason)
   }
 }
+
+/** Failure reasons that mean the server did not (usefully) answer: see `KubeApiError.answered`. */
+export const UNANSWERED_REASONS: ReadonlySet<string> = new Set<KubeApiErrorReason>(["Transport", "ServerError", "TooManyRequests"])
 
 export const reasonFromStatus = (status: number, verb: string): KubeApiErrorReason => {
   if (status === 404) return "NotFound"
@@ -114,6 +110,13 @@ export const orAbsent = <A, R>(call: Effect.Effect<A, KubeApiError, R>): Effect.
 /** RFC 7386 JSON merge patch: `null` removes a key. Include metadata.resourceVersion to make it conditional. */
 export type MergePatch = Readonly<Record<string, unknown>>
 
+/** The requests `KubeApi` makes, one per method but `serves`: the vocabulary of the request metrics and of the fakes. */
+export const REQUEST_VERBS = ["get", "list", "watch", "create", "replace", "patch", "patchStatus", "delete"] as const
+export type RequestVerb = typeof REQUEST_VERBS[number]
+
+/** The verbs that change the cluster. */
+export const WRITE_VERBS: ReadonlySet<RequestVerb> = new Set(["create", "replace", "patch", "patchStatus", "delete"])
+
 export class KubeApi extends Context.Service<KubeApi, {
   /** Does the cluster serve this kind at this version (API discovery)? */
   readonly serves: (kind: ResourceKind) => Effect.Effect<boolean, KubeApiError>
@@ -149,3 +152,8 @@ export class KubeApi extends Context.Service<KubeApi, {
     options?: DeleteOptions
   ) => Effect.Effect<void, KubeApiError>
 }>()("api-controller/k8s/KubeApi") {}
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+/** Checked by the compiler: the verbs are exactly the methods but `serves`. */
+const verbsAreTheMethods: Same<RequestVerb, Exclude<keyof KubeApi["Service"], "serves">> = true
+void verbsAreTheMethods

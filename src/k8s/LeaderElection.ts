@@ -143,7 +143,7 @@ export interface LeaderElectionShape {
 }
 
 export class LeaderElection extends Context.Service<LeaderElection, LeaderElectionShape>()(
-  "api-controller/controller/LeaderElection"
+  "api-controller/k8s/LeaderElection"
 ) {
   static readonly layer = (
     config: LeaderElectionConfig

@@ -14,6 +14,7 @@ import { Effect } from "effect"
 import { type AnyActorScope, type AnyStateMachine, createActor, type EventFrom } from "xstate"
 import { catalog, type Intent, type IntentOf, isTransient, type MachineName, readinessOf } from "../../machines/Catalog.ts"
 import type { WriteOutcome } from "../../machines/Child.ts"
+import { isRetryable, type WriteFailure } from "../../machines/WriteFailure.ts"
 import type { ApiStatus, Transition } from "../domain/Api.ts"
 import { decodeStatus } from "../domain/Api.ts"
 import type { KubeObject, ResourceKind } from "../domain/Kube.ts"
@@ -50,11 +51,7 @@ export type ChildWrite =
     readonly uid: string
   }
 
-/** Why a write failed, as the machines need it. */
-export interface WriteFailure {
-  readonly message: string
-  readonly retryable: boolean
-}
+export type { WriteFailure }
 
 /** Sends one write; answers with the object the server returned (create, update) or nothing (delete). */
 export type Writer<R> = (write: ChildWrite) => Effect.Effect<KubeObject | undefined, WriteFailure, R>
@@ -242,7 +239,7 @@ export const runPass = <R>(
         authentication = step("authentication", authentication.state, {
           type: "WRITE_FAILED",
           message: `kept while VirtualService ${exposing.name} still exposes the service; it is withdrawn first`,
-          retryable: true
+          reason: "transient"
         })
       } else yield* runAuthentication
     }
@@ -263,6 +260,6 @@ export const runPass = <R>(
       status,
       transitions,
       events: conditionEvents(previous, status),
-      retry: held || sent.some((s) => s.failure?.retryable === true)
+      retry: held || sent.some((s) => s.failure !== undefined && isRetryable(s.failure.reason))
     }
   })

@@ -36,49 +36,12 @@ export const READY = "Ready"
 /** Ready reasons that are not a failed state's own (those come from the states' meta). */
 export const Reason = { Ready: "Ready", Pending: "Pending", InProgress: "InProgress" } as const
 
-const childContext = (s: GatewayResourceStatus | undefined): ChildContext => ({
-  lastError: s?.lastError ?? null,
-  resource: s?.resource ?? null
-})
+type Reported = { readonly code: number | undefined; readonly lastError: string | undefined; readonly resource: ResourceRef | undefined }
 
-/** The condition types status reports False: they tell apart two states that share a code. */
-const warningsOf = (status: ApiStatus): ReadonlySet<string> =>
-  new Set((status.conditions ?? []).filter((c) => c.status === "False" && c.type !== READY).map((c) => c.type))
-
-/** The machines as the stored status describes them; a missing status is the initial state. */
-export const machineStatesOf = (status: ApiStatus): MachineStates => {
-  const w = warningsOf(status)
-  return {
-    validation: {
-      state: stateForCode("validation", status.validationStatus, w),
-      context: { lastError: status.lastError ?? null }
-    },
-    authentication: {
-      state: stateForCode("authentication", status.authenticationStatus?.code, w),
-      context: childContext(status.authenticationStatus)
-    },
-    virtualService: {
-      state: stateForCode("virtualService", status.virtualService?.code, w),
-      context: childContext(status.virtualService)
-    }
-  }
-}
-
-/** What the status reports for each machine, as stored (codes may be absent). */
-export const reportedOf = (
-  status: ApiStatus
-): { readonly [N in MachineName]: { readonly code: number | undefined; readonly lastError: string | undefined; readonly resource: ResourceRef | undefined } } => ({
-  validation: { code: status.validationStatus, lastError: status.lastError, resource: undefined },
-  authentication: {
-    code: status.authenticationStatus?.code,
-    lastError: status.authenticationStatus?.lastError,
-    resource: status.authenticationStatus?.resource
-  },
-  virtualService: {
-    code: status.virtualService?.code,
-    lastError: status.virtualService?.lastError,
-    resource: status.virtualService?.resource
-  }
+const reportedChild = (s: GatewayResourceStatus | undefined): Reported => ({
+  code: s?.code,
+  lastError: s?.lastError,
+  resource: s?.resource
 })
 
 const resourceStatus = (code: number, ctx: ChildContext): GatewayResourceStatus => ({
@@ -86,6 +49,57 @@ const resourceStatus = (code: number, ctx: ChildContext): GatewayResourceStatus 
   ...(ctx.lastError !== null ? { lastError: ctx.lastError } : {}),
   ...(ctx.resource !== null ? { resource: ctx.resource } : {})
 })
+
+/**
+ * Where each machine's code, lastError and resource live in status, read and written: the one
+ * mapping between the catalog's machines and the status fields (`catalog[n].statusField` says it
+ * to people). A new machine fails to compile until it has a line here.
+ */
+const STATUS_FIELDS: {
+  readonly [N in MachineName]: {
+    readonly read: (status: ApiStatus) => Reported
+    readonly write: (code: number | null, context: ContextOf<N>) => Partial<ApiStatus>
+  }
+} = {
+  validation: {
+    read: (s) => ({ code: s.validationStatus, lastError: s.lastError, resource: undefined }),
+    write: (code, ctx) => ({ validationStatus: code ?? 0, ...(ctx.lastError !== null ? { lastError: ctx.lastError } : {}) })
+  },
+  authentication: {
+    read: (s) => reportedChild(s.authenticationStatus),
+    // Reported only while authentication is on or its children still exist.
+    write: (code, ctx) => (code !== null ? { authenticationStatus: resourceStatus(code, ctx) } : {})
+  },
+  virtualService: {
+    read: (s) => reportedChild(s.virtualService),
+    write: (code, ctx) => ({ virtualService: resourceStatus(code ?? 0, ctx) })
+  }
+}
+
+const perMachine = <T>(f: (n: MachineName) => T): { readonly [N in MachineName]: T } =>
+  Object.fromEntries(MACHINE_NAMES.map((n) => [n, f(n)])) as { readonly [N in MachineName]: T }
+
+/** The condition types status reports False: they tell apart two states that share a code. */
+const warningsOf = (status: ApiStatus): ReadonlySet<string> =>
+  new Set((status.conditions ?? []).filter((c) => c.status === "False" && c.type !== READY).map((c) => c.type))
+
+/** What the status reports for each machine, as stored (codes may be absent). */
+export const reportedOf = (status: ApiStatus): { readonly [N in MachineName]: Reported } =>
+  perMachine((n) => STATUS_FIELDS[n].read(status))
+
+/** The machines as the stored status describes them; a missing status is the initial state. */
+export const machineStatesOf = (status: ApiStatus): MachineStates => {
+  const w = warningsOf(status)
+  const reported = reportedOf(status)
+  // A machine remembers what its empty context holds (lastError; a child's resource too), from status.
+  return perMachine((n) => ({
+    state: stateForCode(n, reported[n].code, w),
+    context: Object.fromEntries(Object.keys(catalog[n].emptyContext).map((k) => [k, reported[n][k as keyof Reported] ?? null]))
+  })) as unknown as MachineStates
+}
+
+/** Each machine's state name, e.g. for counting Apis per state. */
+export const stateNamesOf = (m: MachineStates): { readonly [N in MachineName]: string } => perMachine((n) => m[n].state)
 
 /**
  * The Ready condition: the first machine (in catalog order) in a failed state explains it;
@@ -168,13 +182,11 @@ export const projectStatus = (input: ProjectionInput): ApiStatus => {
   // Conditions someone else set stay as they are; ours are the Ready condition and the warnings.
   const others = (previous.conditions ?? []).filter((c) => c.type !== READY && !WARNING_CONDITIONS.has(c.type))
   const history = [...(previous.transitions ?? []), ...input.transitions].slice(-TRANSITION_HISTORY_LIMIT)
-  const authCode = codeOf("authentication", m.authentication.state)
+  const fields = MACHINE_NAMES.map((n) =>
+    (STATUS_FIELDS[n].write as (code: number | null, context: unknown) => Partial<ApiStatus>)(codeOf(n, m[n].state), m[n].context)
+  )
   return {
-    validationStatus: codeOf("validation", m.validation.state) ?? 0,
-    ...(m.validation.context.lastError !== null ? { lastError: m.validation.context.lastError } : {}),
-    virtualService: resourceStatus(codeOf("virtualService", m.virtualService.state) ?? 0, m.virtualService.context),
-    // authenticationStatus is reported only while authentication is on or its children still exist.
-    ...(authCode !== null ? { authenticationStatus: resourceStatus(authCode, m.authentication.context) } : {}),
+    ...Object.assign({}, ...fields) as Partial<ApiStatus>,
     ...(input.generation !== undefined ? { observedGeneration: input.generation } : {}),
     conditions: [withTime(readinessCondition(m), previous.conditions ?? [], input.now, input.generation), ...raised, ...others],
     ...(history.length > 0 ? { transitions: history } : {})

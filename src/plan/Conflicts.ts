@@ -3,7 +3,7 @@
  * two passes) reach the same answer, and self-healing: the answer depends only on what exists
  * now, so when a holder goes away the next claimant proceeds by itself.
  */
-import { type KubeObject, objectKey } from "../domain/Kube.ts"
+import type { KubeObject } from "../domain/Kube.ts"
 import { servesHost, targetServiceOf } from "./Claims.ts"
 import { isOwnedBy, type Owner } from "./Ownership.ts"
 
@@ -18,7 +18,7 @@ export const byAge = (a: KubeObject, b: KubeObject): number => {
 }
 
 /** `namespace/name` of an object, as messages name holders. */
-export const keyOf = (o: KubeObject): string => objectKey(o.metadata.namespace, o.metadata.name)
+export { keyOf } from "../domain/Kube.ts"
 
 /**
  * The VirtualService that holds `fqdn` against this Api, if any. A VirtualService this Api owns

@@ -15,9 +15,9 @@ import { decodeStatus } from "../domain/Api.ts"
 import { EventRecorder } from "../k8s/EventRecorder.ts"
 import { instrumented, type RequestListener } from "../k8s/InstrumentedKubeApi.ts"
 import type { KubeApi } from "../k8s/KubeApi.ts"
-import { machineStatesOf, readinessCondition } from "../lifecycle/StatusProjection.ts"
+import { machineStatesOf, readinessCondition, stateNamesOf } from "../lifecycle/StatusProjection.ts"
 import * as WebView from "../web/WebView.ts"
-import * as HealthServer from "./HealthServer.ts"
+import { HealthServer } from "./HealthServer.ts"
 import * as Metrics from "./Metrics.ts"
 import { Reachability, type ReachabilityOptions } from "./Reachability.ts"
 
@@ -49,11 +49,7 @@ export interface AppOptions {
 const recordGauges = Effect.gen(function*() {
   const cache = yield* ClusterCache
   const machines = cache.apis().map((a) => machineStatesOf(decodeStatus(a["status"])))
-  const states = machines.map((m) => ({
-    validation: m.validation.state,
-    authentication: m.authentication.state,
-    virtualService: m.virtualService.state
-  }))
+  const states = machines.map((m) => stateNamesOf(m))
   yield* Metrics.recordStates(Metrics.countStates(states))
   yield* Metrics.recordConflicts({
     hostname: states.filter((s) => s.virtualService === "HostnameOccupied").length,

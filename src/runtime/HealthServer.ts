@@ -24,10 +24,7 @@ import { monitoringMetricsText, PROMETHEUS_CONTENT_TYPE, recordReady } from "./M
 /** The result of a readiness check: `true`, or not ready with a short reason for the 503 body. */
 export type Readiness = boolean | { readonly ready: true } | { readonly ready: false; readonly reason: string }
 
-/** The running health server's bound address. */
 export type { BoundAddress }
-
-export class HealthServer extends Context.Service<HealthServer, BoundAddress>()("api-controller/HealthServer") {}
 
 export interface HealthServerOptions {
   /** Default `127.0.0.1`; in a cluster pass `0.0.0.0` so the kubelet and Prometheus reach it. */
@@ -77,14 +74,17 @@ export const healthRoutes = (readiness: Effect.Effect<Readiness, unknown>): Laye
     })
   )
 
-/**
- * The health server: `/healthz`, `/readyz`, `/metrics` (plus `routes`) on host:port.
- *
- *   HealthServer.layer({ host: "0.0.0.0", port: 8080, readiness: Ref.get(cachesSynced) })
- */
-export const layer = (options: HealthServerOptions): Layer.Layer<HealthServer, ServeError> =>
-  serveRoutes(
-    HealthServer,
-    options.routes === undefined ? healthRoutes(options.readiness) : Layer.merge(healthRoutes(options.readiness), options.routes),
-    { host: options.host ?? "127.0.0.1", port: options.port, name: "health server" }
-  )
+/** The running health server's bound address. */
+export class HealthServer extends Context.Service<HealthServer, BoundAddress>()("api-controller/runtime/HealthServer") {
+  /**
+   * The health server: `/healthz`, `/readyz`, `/metrics` (plus `routes`) on host:port.
+   *
+   *   HealthServer.layer({ host: "0.0.0.0", port: 8080, readiness: Ref.get(cachesSynced) })
+   */
+  static readonly layer = (options: HealthServerOptions): Layer.Layer<HealthServer, ServeError> =>
+    serveRoutes(
+      HealthServer,
+      options.routes === undefined ? healthRoutes(options.readiness) : Layer.merge(healthRoutes(options.readiness), options.routes),
+      { host: options.host ?? "127.0.0.1", port: options.port, name: "health server" }
+    )
+}

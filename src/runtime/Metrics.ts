@@ -15,6 +15,7 @@ import { Cause, Clock, Effect, Exit, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { failureReasons, MACHINE_NAMES, type MachineName, storedStates } from "../../machines/Catalog.ts"
 import { Kinds } from "../domain/Kube.ts"
+import { KubeApiErrorReason, REQUEST_VERBS } from "../k8s/KubeApi.ts"
 import { Reason } from "../lifecycle/StatusProjection.ts"
 
 /** The Prometheus names, for dashboards, alerts and tests. */
@@ -140,14 +141,16 @@ export const setQueueDepth = (n: number): Effect.Effect<void> => Metric.update(w
 // Apis per state
 
 /** Every state a status can hold, of each machine (machines/Catalog.ts). */
-export const MACHINE_STATES: { readonly [M in MachineName]: ReadonlyArray<string> } = {
-  validation: storedStates("validation"),
-  authentication: storedStates("authentication"),
-  virtualService: storedStates("virtualService")
+export const MACHINE_STATES = Object.fromEntries(MACHINE_NAMES.map((m) => [m, storedStates(m)])) as {
+  readonly [M in MachineName]: ReadonlyArray<string>
 }
 
 /** How many Apis are in each state; a state left out counts 0. */
 export type StateCounts = { readonly [M in MachineName]: Readonly<Partial<Record<string, number>>> }
+
+/** No Api in any state. */
+const noCounts = (): { [M in MachineName]: Partial<Record<string, number>> } =>
+  Object.fromEntries(MACHINE_NAMES.map((m) => [m, {}])) as { [M in MachineName]: Partial<Record<string, number>> }
 
 // ---------------------------------------------------------------------------------------------
 // bounded label values: a series per label value, so every value must come from a small set
@@ -174,23 +177,10 @@ export const boundedLabel = (known: Iterable<string>, spare = 0) => {
   }
 }
 
-/** Verbs of the Kubernetes client (src/k8s/InstrumentedKubeApi.ts). */
-const REQUEST_VERBS = ["get", "list", "watch", "create", "replace", "patch", "patchStatus", "delete"]
 /** Outcomes: "ok", a failure reason of KubeApiError, or the words and HTTP codes callers use. */
 const REQUEST_OUTCOMES = [
   "ok",
-  "NotFound",
-  "AlreadyExists",
-  "Conflict",
-  "Gone",
-  "Invalid",
-  "BadRequest",
-  "Unauthorized",
-  "Forbidden",
-  "TooManyRequests",
-  "ServerError",
-  "Transport",
-  "Unexpected",
+  ...KubeApiErrorReason.literals,
   "network",
   "timeout",
   ...Array.from({ length: 500 }, (_, i) => String(100 + i))
@@ -203,7 +193,7 @@ const resourceLabel = boundedLabel(new Set(Object.values(Kinds).map((k) => k.plu
 
 /** Counts the Apis per machine state from snapshots, e.g. the status codes in the Api cache. */
 export const countStates = (snapshots: Iterable<{ readonly [M in MachineName]: string }>): StateCounts => {
-  const counts: { [M in MachineName]: Partial<Record<string, number>> } = { validation: {}, authentication: {}, virtualService: {} }
+  const counts = noCounts()
   for (const s of snapshots) {
     for (const m of MACHINE_NAMES) counts[m][s[m]] = (counts[m][s[m]] ?? 0) + 1
   }
@@ -221,7 +211,7 @@ export const recordBackend = (backend: string, virtualServiceVersion: string): E
  */
 export const recordStates = (counts: StateCounts): Effect.Effect<void> =>
   Effect.forEach(
-    (Object.keys(MACHINE_STATES) as Array<MachineName>).flatMap((machine) => {
+    MACHINE_NAMES.flatMap((machine) => {
       // Only the machine's own states are series: a count under any other name (a status edited
       // by hand is read as the machine's fallback state anyway) goes to "other".
       const given: Readonly<Record<string, number | undefined>> = counts[machine]
@@ -276,7 +266,7 @@ export const initMetrics: Effect.Effect<void> = Effect.gen(function*() {
   yield* Metric.update(reconcileErrorsTotal, 0)
   yield* Metric.value(reconcileDuration)
   yield* setQueueDepth(0)
-  yield* recordStates({ validation: {}, authentication: {}, virtualService: {} })
+  yield* recordStates(noCounts())
   yield* recordConflicts({ hostname: 0, service: 0 })
 })
 

@@ -16,7 +16,7 @@
  */
 import { Clock, Context, Duration, Effect, Fiber, Layer, Schedule } from "effect"
 import { Kinds } from "../domain/Kube.ts"
-import { KubeApi, type KubeApiErrorReason } from "../k8s/KubeApi.ts"
+import { KubeApi, UNANSWERED_REASONS } from "../k8s/KubeApi.ts"
 
 export interface ReachabilityOptions {
   /** Not ready once every request has failed for this long. Default 5 s. */
@@ -29,16 +29,8 @@ export interface ReachabilityOptions {
   readonly probeNamespace?: string
 }
 
-/** Reasons that mean the server did not (usefully) answer. */
-const UNANSWERED: ReadonlySet<string> = new Set<KubeApiErrorReason | "timeout">([
-  "Transport",
-  "ServerError",
-  "TooManyRequests",
-  "timeout"
-])
-
-/** Whether a request outcome ("ok" or a failure reason) shows the server answering. */
-export const isAnswer = (outcome: string): boolean => !UNANSWERED.has(outcome)
+/** Whether a request outcome ("ok", a failure reason, or a probe's "timeout") shows the server answering. */
+export const isAnswer = (outcome: string): boolean => outcome !== "timeout" && !UNANSWERED_REASONS.has(outcome)
 
 /** Pure bookkeeping of request outcomes; time in milliseconds of the caller's clock. */
 export class ReachabilityState {

@@ -12,6 +12,7 @@ import { KubeApi } from "../../src/k8s/KubeApi.ts"
 import { FIELD_MANAGER, KubeApiLive, loadKubeConfig } from "../../src/k8s/KubeApiLive.ts"
 import { kubeconfigPath, liveKubeApi, testNamespace } from "../support/ClusterTest.ts"
 import { apiObject, kubeApiContract } from "../support/KubeApiContract.ts"
+import { writeFailureReasonOf } from "../../machines/WriteFailure.ts"
 
 kubeApiContract({
   name: "kube-apiserver",
@@ -145,7 +146,7 @@ describe("KubeApiLive credentials on a real API server", () => {
         }).pipe(Effect.provide(KubeApiLive.layerFromKubeConfig(kc)))
       )
       assert.strictEqual(err.reason, "Unauthorized")
-      assert.isFalse(err.retryable)
+      assert.strictEqual(writeFailureReasonOf("patch", err.reason), "permanent")
       assert.strictEqual(err.detail, "Unauthorized")
     }))
 })
@@ -177,7 +178,8 @@ describe("KubeApiLive without a server", () => {
         }).pipe(Effect.provide(KubeApiLive.layerFromKubeConfig(kc)))
       )
       assert.strictEqual(err.reason, "Transport")
-      assert.isTrue(err.retryable)
+      assert.strictEqual(writeFailureReasonOf("patch", err.reason), "transient")
+      assert.isFalse(err.answered)
       assert.strictEqual(err.operation, "get apis default/x")
     }))
 

@@ -159,7 +159,7 @@ describe("one pass, as a decision table", () => {
   })
 
   it("a retryable failure writing authentication exposes nothing: both wait, and the pass asks to retry", () => {
-    const o = decide(world(apiOf(withAuth)), legacy, (w) => (w.kind === Kinds.Policy ? { message: "503", retryable: true } : undefined))
+    const o = decide(world(apiOf(withAuth)), legacy, (w) => (w.kind === Kinds.Policy ? { message: "503", reason: "transient" } : undefined))
     assert.deepStrictEqual(writes(o), ["create Policy authentication.istio.io/v1alpha1 (failed)"])
     assert.deepStrictEqual(states(o), ["Valid", "InProgress", "InProgress"])
     assert.deepStrictEqual(codes(o), [2, 1, 1])
@@ -169,7 +169,7 @@ describe("one pass, as a decision table", () => {
   })
 
   it("a permanent failure writing authentication is an error, exposes nothing, and is a Warning", () => {
-    const o = decide(world(apiOf(withAuth)), legacy, (w) => (w.kind === Kinds.Policy ? { message: "forbidden", retryable: false } : undefined))
+    const o = decide(world(apiOf(withAuth)), legacy, (w) => (w.kind === Kinds.Policy ? { message: "forbidden", reason: "permanent" } : undefined))
     assert.deepStrictEqual(states(o), ["Valid", "Error", "NotCreated"])
     assert.strictEqual(ready(o)?.reason, "AuthenticationFailed")
     assert.deepStrictEqual(o.events, [{ type: "Warning", reason: "AuthenticationFailed", message: "forbidden" }])
@@ -238,7 +238,7 @@ describe("one pass, as a decision table", () => {
     assert.isFalse(o.retry)
 
     // The VirtualService cannot be removed: the authentication children stay, and the pass retries.
-    const held = decide(lost, legacy, (w) => (w.kind === Kinds.VirtualService ? { message: "503", retryable: true } : undefined))
+    const held = decide(lost, legacy, (w) => (w.kind === Kinds.VirtualService ? { message: "503", reason: "transient" } : undefined))
     assert.deepStrictEqual(writes(held), ["delete VirtualService (failed)"])
     assert.deepStrictEqual(states(held), ["TargetServiceOccupied", "InProgress", "InProgress"])
     assert.strictEqual(held.status.authenticationStatus?.resource?.uid, "Policy-uid", "status names the Policy still in place")

@@ -175,10 +175,10 @@ describe("authentication machine", () => {
 
   it("a retryable write failure is InProgress with the error; a permanent one is Error", () => {
     const [applying] = observeAuth(authFacts())
-    const [retrying] = transition(authenticationMachine, applying, { type: "WRITE_FAILED", message: "503", retryable: true })
+    const [retrying] = transition(authenticationMachine, applying, { type: "WRITE_FAILED", message: "503", reason: "transient" })
     assert.strictEqual(retrying.value, "InProgress")
     assert.strictEqual(retrying.context.lastError, "503 (will retry)")
-    const [failed] = transition(authenticationMachine, applying, { type: "WRITE_FAILED", message: "denied", retryable: false })
+    const [failed] = transition(authenticationMachine, applying, { type: "WRITE_FAILED", message: "denied", reason: "permanent" })
     assert.strictEqual(failed.value, "Error")
   })
 
@@ -211,7 +211,7 @@ describe("authentication machine", () => {
     const [gone] = transition(authenticationMachine, withdrawing, { type: "REMOVED" })
     assert.strictEqual(gone.value, "NotCreated")
     assert.isNull(gone.context.resource)
-    const [retrying] = transition(authenticationMachine, withdrawing, { type: "WRITE_FAILED", message: "503", retryable: true })
+    const [retrying] = transition(authenticationMachine, withdrawing, { type: "WRITE_FAILED", message: "503", reason: "transient" })
     assert.strictEqual(retrying.value, "InProgress")
     // Authentication off as well: Removing, then Disabled.
     const [removing] = observeAuth(authFacts({ specUsable: false, serviceLost: true, wanted: false, own: ref }), "Created")
@@ -269,7 +269,7 @@ describe("VirtualService machine", () => {
     assert.strictEqual(occupied.value, "HostnameOccupied")
     assert.strictEqual(occupied.context.lastError, "hostname a.kyma.local is already used by VirtualService other/holder")
     assert.isNull(occupied.context.resource)
-    const [failed] = transition(virtualServiceMachine, withdrawing, { type: "WRITE_FAILED", message: "503", retryable: true })
+    const [failed] = transition(virtualServiceMachine, withdrawing, { type: "WRITE_FAILED", message: "503", reason: "transient" })
     assert.strictEqual(failed.value, "HostnameOccupied", "still 4, with the failed withdrawal said")
     assert.include(failed.context.lastError ?? "", "withdrawing our VirtualService failed: 503")
   })
@@ -292,7 +292,7 @@ describe("VirtualService machine", () => {
     const [gone] = transition(virtualServiceMachine, unexposing, { type: "REMOVED" })
     assert.strictEqual(gone.value, "NotCreated")
     assert.isNull(gone.context.resource)
-    const [retrying] = transition(virtualServiceMachine, unexposing, { type: "WRITE_FAILED", message: "503", retryable: true })
+    const [retrying] = transition(virtualServiceMachine, unexposing, { type: "WRITE_FAILED", message: "503", reason: "transient" })
     assert.strictEqual(retrying.value, "InProgress")
     assert.deepStrictEqual(retrying.context.resource, ref, "still exists, and says so")
     assert.strictEqual(observeVs(vsFacts({ specUsable: false, serviceLost: true }), "Created")[0].value, "NotCreated")
@@ -307,7 +307,7 @@ describe("VirtualService machine", () => {
 
   it("keeps a write's error bounded", () => {
     const [applying] = observeVs(vsFacts())
-    const [failed] = transition(virtualServiceMachine, applying, { type: "WRITE_FAILED", message: "x".repeat(50_000), retryable: false })
+    const [failed] = transition(virtualServiceMachine, applying, { type: "WRITE_FAILED", message: "x".repeat(50_000), reason: "permanent" })
     assert.isAtMost(failed.context.lastError!.length, MAX_MESSAGE)
   })
 })
@@ -317,8 +317,8 @@ const answersTo = (intent: string) => {
   const ok = intent.startsWith("apply") ? { type: "APPLIED" as const, resource: ref } : { type: "REMOVED" as const }
   return [
     { event: ok, ok: true },
-    { event: { type: "WRITE_FAILED" as const, message: "m", retryable: true }, ok: false },
-    { event: { type: "WRITE_FAILED" as const, message: "m", retryable: false }, ok: false }
+    { event: { type: "WRITE_FAILED" as const, message: "m", reason: "transient" as const }, ok: false },
+    { event: { type: "WRITE_FAILED" as const, message: "m", reason: "permanent" as const }, ok: false }
   ]
 }
 
@@ -351,7 +351,7 @@ const passOutcomes = (
     for (const v of vsStage(String(a.s.value))) {
       const authFinal = isTransient("authentication", String(a.s.value))
         ? auth.facts.wanted && v.resource !== null
-          ? [{ s: transition(authenticationMachine, a.s, { type: "WRITE_FAILED", message: "held", retryable: true })[0], ok: v.ok }]
+          ? [{ s: transition(authenticationMachine, a.s, { type: "WRITE_FAILED", message: "held", reason: "transient" })[0], ok: v.ok }]
           : answersTo("remove").map((x) => ({ s: transition(authenticationMachine, a.s, x.event)[0], ok: x.ok }))
         : [{ s: a.s, ok: true }]
       for (const f of authFinal) {

@@ -26,7 +26,7 @@ const start = (options: HealthServer.HealthServerOptions) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
-    const context = yield* Layer.buildWithScope(HealthServer.layer(options), scope)
+    const context = yield* Layer.buildWithScope(HealthServer.HealthServer.layer(options), scope)
     return { scope, bound: Context.get(context, HealthServer.HealthServer) }
   })
 

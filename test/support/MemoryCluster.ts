@@ -23,15 +23,16 @@ import {
   type ListOptions,
   type MergePatch,
   type ObjectList,
+  type RequestVerb,
   type StatusCause,
   type WatchEvent,
-  type WatchOptions
+  type WatchOptions,
+  WRITE_VERBS
 } from "../../src/k8s/KubeApi.ts"
 import { applyMergePatch, jsonEqual } from "../../src/util/MergePatch.ts"
 
-export type Verb = "get" | "list" | "watch" | "create" | "replace" | "patch" | "patchStatus" | "delete"
-
-export const WRITE_VERBS: ReadonlySet<Verb> = new Set(["create", "replace", "patch", "patchStatus", "delete"])
+export type Verb = RequestVerb
+export { WRITE_VERBS }
 
 export interface RequestRecord {
   readonly verb: Verb

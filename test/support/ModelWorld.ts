@@ -124,8 +124,8 @@ const authenticationSamples = (backend: AuthenticationBackend): ReadonlyArray<Ev
   auth({}, "apply"),
   { type: "APPLIED", resource: ref },
   { type: "REMOVED" },
-  { type: "WRITE_FAILED", message: "{failure}", retryable: true, sample: "ServerError" },
-  { type: "WRITE_FAILED", message: "{failure}", retryable: false, sample: "Forbidden" }
+  { type: "WRITE_FAILED", message: "{failure}", reason: "transient", sample: "ServerError" },
+  { type: "WRITE_FAILED", message: "{failure}", reason: "permanent", sample: "Forbidden" }
 ]
 
 const vs = (over: Partial<VirtualServiceFacts>, sample: string): Ev => ({
@@ -156,8 +156,8 @@ const virtualServiceSamples: ReadonlyArray<Ev> = [
   vs({}, "apply"),
   { type: "APPLIED", resource: ref },
   { type: "REMOVED" },
-  { type: "WRITE_FAILED", message: "{failure}", retryable: true, sample: "ServerError" },
-  { type: "WRITE_FAILED", message: "{failure}", retryable: false, sample: "Forbidden" }
+  { type: "WRITE_FAILED", message: "{failure}", reason: "transient", sample: "ServerError" },
+  { type: "WRITE_FAILED", message: "{failure}", reason: "permanent", sample: "Forbidden" }
 ]
 
 // --- the world ---------------------------------------------------------------------------------
@@ -169,7 +169,7 @@ export const modelWorldLayer = (backend: AuthenticationBackend) =>
   Layer.fresh(Reconciler.layer).pipe(
     Layer.provideMerge(Layer.mergeAll(
       ClusterView.layerDirect,
-      EventRecorder.layerDiscard,
+      EventRecorder.layerTest,
       Settings.layer(testConfig, {
         backend,
         authenticationKinds: [...backend.kinds, ...ALL_AUTHENTICATION_KINDS.filter((k) => !backend.kinds.includes(k))]

@@ -205,7 +205,7 @@ const reconcilerWith = (backend: AuthenticationBackend) =>
       Layer.fresh(Reconciler.layer).pipe(
         Layer.provide(Layer.mergeAll(
           ClusterView.layerDirect,
-          EventRecorder.layerDiscard,
+          EventRecorder.layerTest,
           Settings.layer(testConfig, scenarioSettings(backend))
         )),
         Layer.provide(Layer.succeed(KubeApi, kube))

@@ -77,7 +77,7 @@ const payloadsFor = (machine: AnyStateMachine, type: string): ReadonlyArray<Reco
     case "APPLIED":
       return [{ resource: ref }]
     case "WRITE_FAILED":
-      return [{ message: "boom", retryable: true }, { message: "boom", retryable: false }]
+      return [{ message: "boom", reason: "transient" }, { message: "boom", reason: "permanent" }]
     default:
       return [{}, { ok: true }]
   }

@@ -7,6 +7,7 @@ import { Effect, ManagedRuntime } from "effect"
 import { Kinds, type KubeObject, type ResourceKind } from "../../../src/domain/Kube.ts"
 import { KubeApi, type KubeApiError } from "../../../src/k8s/KubeApi.ts"
 import { KubeApiLive } from "../../../src/k8s/KubeApiLive.ts"
+import { writeFailureReasonOf } from "../../../machines/WriteFailure.ts"
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -40,7 +41,7 @@ export const makeClient = (kubeconfigPath: string): Client => {
     for (let attempt = 0; ; attempt++) {
       const r = await runtime.runPromise(Effect.result(Effect.flatMap(Effect.service(KubeApi), f)))
       if (r._tag === "Success") return r.success
-      if (!r.failure.retryable || Date.now() > deadline) throw r.failure
+      if (writeFailureReasonOf("update", r.failure.reason) !== "transient" || Date.now() > deadline) throw r.failure
       await sleep(Math.min(2_000, 100 * 2 ** Math.min(attempt, 5)))
     }
   }
