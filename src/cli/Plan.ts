@@ -131,8 +131,11 @@ export const planOutcome = <E>(flags: PlanFlags, env: Env, kube: Layer.Layer<Kub
       Effect.provide(kube),
       Effect.mapError((e) => new PlanError({ lines: [typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e)] }))
     )
-    const stdout = flags.output === "json" ? encodeReport(report) : planText(report)
-    return { stdout, stderr: "", exitCode: exitCodeOf(report) } satisfies PlanOutcome
+    // The backend as the command line chose it; the settings' own reason (AUTH_BACKEND=...) is what the
+    // controller run with that backend would say, and stays in the predicted messages.
+    const shown = backend !== undefined ? { ...report, backend: { ...report.backend, reason: `--backend ${backend}` } } : report
+    const stdout = flags.output === "json" ? encodeReport(shown) : planText(shown)
+    return { stdout, stderr: "", exitCode: exitCodeOf(shown) } satisfies PlanOutcome
   }).pipe(
     Effect.catchTag("PlanError", (e) =>
       Effect.succeed<PlanOutcome>({

@@ -11,7 +11,7 @@ const CHANGE_WORDS: Record<ApiPlan["change"], string> = {
   create: "new",
   update: "spec changed",
   delete: "deleted",
-  none: "unchanged"
+  none: "in the cluster"
 }
 
 const readyText = (s: PlannedStatus) => `Ready=${s.ready ? "True" : "False"} (${terminalSafe(s.reason)})`

@@ -19,7 +19,8 @@ export const comparable = (o: KubeObject): KubeObject => {
 }
 
 export const toYaml = (o: KubeObject | undefined): string =>
-  o === undefined ? "" : stringify(comparable(o), { sortMapEntries: true, lineWidth: 0 })
+  // No anchors for values that are one object twice (a policy's rules share their ports): kubectl prints both.
+  o === undefined ? "" : stringify(comparable(o), { sortMapEntries: true, lineWidth: 0, aliasDuplicateObjects: false })
 
 type Op = { readonly tag: " " | "-" | "+"; readonly line: string }
 

@@ -205,7 +205,7 @@ describe("plan's simulation", () => {
       yield* createSetup(ns, [{ service: "orders" }, { api: "orders", spec: { service: { name: "orders", port: 8080 }, hostname: "orders", authentication: [jwt(A)] } }], Effect.void)
       yield* convergeWith(IstioPolicyBackend)
       const report = yield* reportOf({ all: true, backend: Option.some("istio-security") })
-      assert.strictEqual(report.backend.name, "istio-security")
+      assert.deepStrictEqual(report.backend, { name: "istio-security", reason: "--backend istio-security" })
       const orders = apiIn(report, "orders")
       assert.deepStrictEqual(orders.children.map((c) => `${c.action} ${c.kind}`), [
         "create RequestAuthentication",
@@ -215,6 +215,9 @@ describe("plan's simulation", () => {
         "delete Policy"
       ])
       assert.deepStrictEqual([orders.status?.ready, orders.status?.authentication?.code], [true, 2])
+      // The DENY policy's rules share one ports list: printed twice, as kubectl prints it, not as a YAML alias.
+      assert.match(orders.children[1]!.diff, /\n\+ {12}ports:\n\+ {14}- "8080"\n[^]*\n\+ {12}ports:\n\+ {14}- "8080"\n/)
+      assert.notMatch(orders.children[1]!.diff, /[&*]a1/)
       assert.match(orders.children[4]!.diff, /^--- live\/authentication\.istio\.io\.v1alpha1\.Policy\.team\.orders\n\+\+\+ planned\/authentication\.istio\.io\.v1alpha1\.Policy\.team\.orders\n@@ -1,\d+ \+0,0 @@\n-apiVersion: authentication\.istio\.io\/v1alpha1\n/)
       const left = yield* (yield* MemoryCluster).objects(Kinds.Policy, ns)
       assert.strictEqual(left.length, 1, "the plan deleted nothing")
