@@ -32,7 +32,8 @@ export const watchedKinds = (settings: Pick<SettingsShape, "backend" | "virtualS
 ]
 
 export class Snapshot {
-  private readonly tables = new Map<string, Map<string, KubeObject>>()
+  /** kind -> namespace -> name -> object: a namespace's objects are read without a scan (the decision table reads them per Api). */
+  private readonly tables = new Map<string, Map<string, Map<string, KubeObject>>>()
   private readonly vsByHost = new Index()
   private readonly apisByService = new Index()
   private readonly servicesByLabel = new Index()
@@ -79,12 +80,14 @@ export class Snapshot {
   }
 
   get(kind: ResourceKind, namespace: string, name: string): KubeObject | undefined {
-    return this.tables.get(kindKeyOf(kind))?.get(objectKey(namespace, name))
+    return this.tables.get(kindKeyOf(kind))?.get(namespace)?.get(name)
   }
 
   list(kind: ResourceKind, namespace?: string): ReadonlyArray<KubeObject> {
-    const all = [...(this.tables.get(kindKeyOf(kind))?.values() ?? [])]
-    return namespace === undefined ? all : all.filter((o) => (o.metadata.namespace ?? "") === namespace)
+    const table = this.tables.get(kindKeyOf(kind))
+    if (table === undefined) return []
+    if (namespace !== undefined) return [...(table.get(namespace)?.values() ?? [])]
+    return [...table.values()].flatMap((names) => [...names.values()])
   }
 
   /** A value no server would give, for a uid or resourceVersion the server would assign. */
@@ -95,16 +98,18 @@ export class Snapshot {
   put(kind: ResourceKind, object: KubeObject): void {
     const table = this.tables.get(kindKeyOf(kind))
     if (table === undefined) throw new Error(`the snapshot holds no ${kind.kind}: the cluster does not serve it`)
-    table.set(keyOf(object), object)
+    const namespace = object.metadata.namespace ?? ""
+    let names = table.get(namespace)
+    if (names === undefined) table.set(namespace, names = new Map())
+    names.set(object.metadata.name, object)
     this.index(kind, object, false)
   }
 
   remove(kind: ResourceKind, namespace: string, name: string): KubeObject | undefined {
-    const table = this.tables.get(kindKeyOf(kind))
-    const key = objectKey(namespace, name)
-    const gone = table?.get(key)
+    const names = this.tables.get(kindKeyOf(kind))?.get(namespace)
+    const gone = names?.get(name)
     if (gone === undefined) return undefined
-    table!.delete(key)
+    names!.delete(name)
     this.index(kind, gone, true)
     return gone
   }
