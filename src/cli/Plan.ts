@@ -11,13 +11,12 @@
  *
  * Exit code: 0 when every planned Api would be Ready, 2 when some would not, 1 on error.
  */
-import { Console, Data, Effect, FileSystem, Option, References, Result } from "effect"
+import { Console, Data, Effect, FileSystem, type Layer, Option, References, Result } from "effect"
 import { Flag } from "effect/cli"
 import { ENV, type Env, parseControllerConfig } from "../domain/ControllerConfig.ts"
 import { formatProblem } from "../domain/Problems.ts"
-import { KubeApi } from "../k8s/KubeApi.ts"
+import type { KubeApi } from "../k8s/KubeApi.ts"
 import { KubeApiLive } from "../k8s/KubeApiLive.ts"
-import type { Layer } from "effect"
 import { apisOf, type ManifestFile } from "../preview/Manifests.ts"
 import { encodeReport, exitCodeOf } from "../preview/PlanReport.ts"
 import { planText } from "../preview/PlanText.ts"

@@ -32,11 +32,11 @@ export const apisOf = (files: ReadonlyArray<ManifestFile>, namespace: string | u
   const problems: Array<string> = []
   const seen = new Set<string>()
 
-  const take = (path: string, doc: unknown, where: string) => {
+  const take = (doc: unknown, where: string) => {
     if (doc === null || doc === undefined) return
     if (!isRecord(doc)) return void problems.push(`${where}: not a Kubernetes object`)
     if (doc["kind"] === "List" && Array.isArray(doc["items"])) {
-      doc["items"].forEach((item, i) => take(path, item, `${where} item ${i + 1}`))
+      doc["items"].forEach((item, i) => take(item, `${where} item ${i + 1}`))
       return
     }
     const metadata = isRecord(doc["metadata"]) ? doc["metadata"] : {}
@@ -62,7 +62,7 @@ export const apisOf = (files: ReadonlyArray<ManifestFile>, namespace: string | u
     parseAllDocuments(file.text).forEach((document, i) => {
       const where = `${file.path} document ${i + 1}`
       if (document.errors.length > 0) return void problems.push(`${where}: ${document.errors[0]!.message}`)
-      take(file.path, document.toJS(), where)
+      take(document.toJS(), where)
     })
   }
   return { apis, notes, problems }
