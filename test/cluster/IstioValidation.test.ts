@@ -462,7 +462,7 @@ describe("Istio's verdict on what the renderer writes for every authentication c
         const config = configWith({ GATEWAY_FQDN: `kyma-gateway.${ns}.svc.cluster.local` })
         const owner = { apiVersion: "gateway.kyma-project.io/v1alpha2", kind: "Api", name: "orders", namespace: ns, uid: CHILD_LABELS.apiUid }
         const children = [
-          ...IstioSecurityBackend.render(owner, authenticationPlan(spec.success, config)!, { selector: WORKLOAD, delegatedHosts: namesOf("other.kyma.local", "other", ns) }),
+          ...IstioSecurityBackend.render(owner, authenticationPlan(spec.success, config)!, { selector: WORKLOAD, delegatedHosts: namesOf("other.kyma.local", "other", ns), ports: [8080] }),
           desiredVirtualService(owner, spec.success, config, Kinds.VirtualServiceV1)
         ] as ReadonlyArray<KubeObject>
         const report = yield* analyzeObjects(children, { kubeconfig: kubeconfig(), namespace: ns })
