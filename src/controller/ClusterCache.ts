@@ -9,8 +9,9 @@
  *   fqdn                     -> Apis asking for it                           (who to wake when a host frees)
  *   namespace/label=value    -> Services whose selector has it               (Services that may share pods)
  *
- * Every change is also published, after the store and indexes are updated, for the controller
- * (to enqueue keys) and for the web view.
+ * Every change, once the store and the indexes have it, queues the Apis it concerns (Watches.ts)
+ * in the controller's work queue, at once, as controller-runtime's event handlers do: once the
+ * caches are synced, every listed object's Apis are queued. It is also published, for the web view.
  *
  * The stores keep one copy of each object, in the form `cachedForm` gives it: what the readers
  * (the reconciler, the conflict indexes, the web view) look at, not what the server sends.
@@ -20,9 +21,11 @@ import { Kinds, type KubeObject, keyOf, objectKey, type ResourceKind, splitKey }
 import type { KubeApi } from "../k8s/KubeApi.ts"
 import { claimsOf, hostsServed, servesHost } from "../plan/Claims.ts"
 import { labelKeysOf, type Selector, selectorOf } from "../plan/Workload.ts"
-import { ClusterView } from "./ClusterView.ts"
 import { type Change, type Informer, makeInformer } from "../k8s/Informer.ts"
+import { ClusterView } from "./ClusterView.ts"
 import { Settings } from "./Settings.ts"
+import { keysFor } from "./Watches.ts"
+import { WorkQueue } from "./WorkQueue.ts"
 
 /**
  * A multimap that remembers, per object, which index keys it was filed under. Almost every key
@@ -179,7 +182,7 @@ export const cachedForm = (kind: ResourceKind, pool?: StringPool): (object: Kube
 export class ClusterCache extends Context.Service<ClusterCache, {
   readonly synced: Effect.Effect<void>
   readonly isSynced: Effect.Effect<boolean>
-  /** Changes published after the store and indexes moved; subscribe before awaiting `synced`. */
+  /** Changes published after the store and indexes moved (the web view's); subscribe before awaiting `synced`. */
   readonly subscribe: Effect.Effect<PubSub.Subscription<Change>, never, Scope.Scope>
   readonly apis: () => ReadonlyArray<KubeObject>
   readonly api: (namespace: string, name: string) => KubeObject | undefined
@@ -193,10 +196,11 @@ export class ClusterCache extends Context.Service<ClusterCache, {
   readonly servicesSharingLabels: (namespace: string, selector: Selector) => ReadonlyArray<string>
   readonly informers: ReadonlyArray<Informer>
 }>()("api-controller/controller/ClusterCache") {
-  /** The cache, and a `ClusterView` that reads from it. */
-  static readonly layer: Layer.Layer<ClusterCache | ClusterView, never, KubeApi | Settings> = Layer.effectContext(
+  /** The cache, and a `ClusterView` that reads from it; it fills the `WorkQueue`. */
+  static readonly layer: Layer.Layer<ClusterCache | ClusterView, never, KubeApi | Settings | WorkQueue> = Layer.effectContext(
     Effect.gen(function*() {
       const settings = yield* Settings
+      const queue = yield* WorkQueue
       const { config, backend } = settings
       const changes = yield* PubSub.unbounded<Change>()
       yield* Effect.addFinalizer(() => PubSub.shutdown(changes))
@@ -206,7 +210,34 @@ export class ClusterCache extends Context.Service<ClusterCache, {
       const apisByHost = new Index()
       const servicesByLabel = new Index()
 
-      const indexChange = (c: Change) =>
+      // Informers by kind, filled as they are made: a kind without one is one the cluster does
+      // not serve, and nothing of it exists. The lookups below may run while the first lists
+      // arrive, before every informer is made.
+      const informers: Array<Informer> = []
+      const byKind = new Map<ResourceKind, Informer>()
+      const get = (kind: ResourceKind, namespace: string, name: string) => byKind.get(kind)?.get(namespace, name)
+
+      const servicesSharingLabels = (namespace: string, selector: Selector): ReadonlyArray<string> => {
+        const keys = new Set<string>()
+        for (const label of labelKeysOf(namespace, selector)) for (const k of servicesByLabel.get(label)) keys.add(k)
+        return [...keys].map((k) => splitKey(k as never).name)
+      }
+
+      const cache: ClusterCache["Service"] = ClusterCache.of({
+        synced: Effect.suspend(() => Effect.forEach(informers, (i) => i.synced, { discard: true })),
+        isSynced: Effect.sync(() => informers.every((i) => i.isSynced())),
+        subscribe: PubSub.subscribe(changes),
+        apis: () => byKind.get(Kinds.Api)?.list() ?? [],
+        api: (namespace, name) => get(Kinds.Api, namespace, name),
+        apisForHost: (fqdn) => apisByHost.get(fqdn.toLowerCase()),
+        apisForService: (namespace, service) => apisByService.get(objectKey(namespace, service)),
+        service: (namespace, name) => get(Kinds.Service, namespace, name),
+        servicesSharingLabels,
+        informers
+      })
+
+      /** Index the change, queue the Apis it concerns, then tell the web view. */
+      const onChange = (c: Change) =>
         Effect.suspend(() => {
           const key = keyOf(c.object)
           const gone = c.type === "DELETED"
@@ -220,7 +251,7 @@ export class ClusterCache extends Context.Service<ClusterCache, {
             const selector = gone ? undefined : selectorOf(c.object)
             servicesByLabel.set(key, selector !== undefined ? labelKeysOf(c.object.metadata.namespace ?? "", selector) : [])
           }
-          return PubSub.publish(changes, c)
+          return Effect.andThen(Effect.forEach(keysFor(c, cache), queue.add, { discard: true }), PubSub.publish(changes, c))
         })
 
       const kinds: ReadonlyArray<ResourceKind> = [
@@ -229,35 +260,14 @@ export class ClusterCache extends Context.Service<ClusterCache, {
         ...settings.authenticationKinds,
         ...(backend.selectsWorkload ? [Kinds.Service] : [])
       ]
-      const informers: Array<Informer> = []
       const strings = new StringPool()
       for (const kind of kinds) {
-        informers.push(yield* makeInformer(kind, { onChange: indexChange, transform: cachedForm(kind, strings) }))
+        const informer = yield* makeInformer(kind, { onChange, transform: cachedForm(kind, strings) })
+        informers.push(informer)
+        byKind.set(kind, informer)
       }
       const [apiInformer, vsInformer] = informers as [Informer, Informer, ...Array<Informer>]
-      const byKind = new Map(informers.map((i) => [i.kind, i]))
       const serviceInformer = byKind.get(Kinds.Service)
-
-      const servicesSharingLabels = (namespace: string, selector: Selector): ReadonlyArray<string> => {
-        const keys = new Set<string>()
-        for (const label of labelKeysOf(namespace, selector)) for (const k of servicesByLabel.get(label)) keys.add(k)
-        return [...keys].map((k) => splitKey(k as never).name)
-      }
-
-      const synced = Effect.forEach(informers, (i) => i.synced, { discard: true })
-
-      const cache = ClusterCache.of({
-        synced,
-        isSynced: Effect.sync(() => informers.every((i) => i.isSynced())),
-        subscribe: PubSub.subscribe(changes),
-        apis: () => apiInformer.list(),
-        api: (namespace, name) => apiInformer.get(namespace, name),
-        apisForHost: (fqdn) => apisByHost.get(fqdn.toLowerCase()),
-        apisForService: (namespace, service) => apisByService.get(objectKey(namespace, service)),
-        service: (namespace, name) => serviceInformer?.get(namespace, name),
-        servicesSharingLabels,
-        informers
-      })
 
       const objectsOf = (informer: Informer, keys: ReadonlyArray<string>) =>
         keys.flatMap((k) => {
@@ -267,8 +277,7 @@ export class ClusterCache extends Context.Service<ClusterCache, {
         })
 
       const view = ClusterView.of({
-        // A kind without an informer is one the cluster does not serve: nothing of it exists.
-        get: (kind, namespace, name) => Effect.sync(() => byKind.get(kind)?.get(namespace, name)),
+        get: (kind, namespace, name) => Effect.sync(() => get(kind, namespace, name)),
         virtualServicesForHost: (fqdn) =>
           Effect.sync(() => objectsOf(vsInformer, vsByHost.get(fqdn.toLowerCase())).filter((vs) => servesHost(vs, fqdn))),
         apisForService: (namespace, service) =>
@@ -282,7 +291,7 @@ export class ClusterCache extends Context.Service<ClusterCache, {
                 : [{ service, apis: objectsOf(apiInformer, apisByService.get(objectKey(namespace, name))) }]
             })
           ),
-        wrote: (kind, object, by) => byKind.get(kind)?.wrote(object, by) ?? Effect.void
+        wrote: (kind, object) => byKind.get(kind)?.wrote(object) ?? Effect.void
       })
 
       return Context.make(ClusterCache, cache).pipe(Context.add(ClusterView, view))

@@ -25,11 +25,10 @@ export class ClusterView extends Context.Service<ClusterView, {
    */
   readonly neighbours: (namespace: string, selector: Selector) => Effect.Effect<ReadonlyArray<Neighbour>, KubeApiError>
   /**
-   * What the pass of Api `by` just wrote, as the server answered: a cached view shows it from now
-   * on (the next pass must not read an older version of its own write), and does not wake `by`
-   * for it. A view that reads the server needs nothing.
+   * What a pass just wrote, as the server answered: a cached view shows it from now on (the next
+   * pass must not read an older version of its own write). A view that reads the server needs nothing.
    */
-  readonly wrote: (kind: ResourceKind, object: KubeObject, by: string) => Effect.Effect<void>
+  readonly wrote: (kind: ResourceKind, object: KubeObject) => Effect.Effect<void>
 }>()("api-controller/controller/ClusterView") {
   static readonly layerDirect = Layer.effect(
     ClusterView,

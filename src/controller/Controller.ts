@@ -1,25 +1,28 @@
 /**
- * The long-running controller: cache changes become keys in the work queue, workers take keys
- * one pass at a time per Api, and the outcome of each pass decides when the key comes back.
+ * The long-running controller: the cache queues the Apis each change concerns (ClusterCache,
+ * Watches.ts), workers take keys one pass at a time per Api, and how each pass ends decides when
+ * the key comes back.
  *
- *   ClusterCache change ──keysFor──▶ WorkQueue ──take──▶ worker: Reconciler.reconcile(key)
- *        ▲                              ▲                     │
- *        └────── watch events ──────────┴── requeue / backoff ┘      + periodic resync
+ *   watch event ─▶ ClusterCache: store, index ─keysFor─▶ WorkQueue ─take─▶ worker: Reconciler.reconcile(key)
+ *                                                             ▲                  │
+ *                                                             └─ retry / backoff ┘      + periodic resync
  *
- * The event pump runs on every replica, so a standby's cache and queue stay warm; workers run
- * only where `gate` lets them (the leader, when leader election is on).
+ * The cache and the queue are filled on every replica, so a standby's stay warm; workers run only
+ * while LeaderElection lets them (the leader, when leader election is on).
  */
-import { Cause, Clock, Context, Deferred, Duration, Effect, Fiber, Layer, Option, PubSub, Queue, Schedule } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, FiberSet, Layer, Option, Schedule } from "effect"
 import { type ObjectKey, objectKey } from "../domain/Kube.ts"
+import { LeaderElection } from "../k8s/LeaderElection.ts"
 import { ClusterCache } from "./ClusterCache.ts"
-import { Reconciler } from "./Reconciler.ts"
-import { keysFor } from "./Watches.ts"
-import { type BackoffOptions, defaultBackoff, makeWorkQueue, type WorkQueue } from "./WorkQueue.ts"
+import { recordPass } from "./PassMetrics.ts"
+import { Reconciler, type ReconcileError } from "./Reconciler.ts"
+import { type BackoffOptions, defaultBackoff, WorkQueue, type WorkQueueShape } from "./WorkQueue.ts"
 
 export interface ControllerOptions {
   readonly workers: number
   /** Every Api is looked at again this often, whatever the events say. */
   readonly resyncPeriod: Duration.Duration
+  /** How a key's retries are spaced (the work queue's, WorkQueue.layer). */
   readonly backoff: BackoffOptions
   /** On shutdown, how long in-flight passes may take to finish. */
   readonly shutdownGrace: Duration.Duration
@@ -32,185 +35,164 @@ export const defaultControllerOptions: ControllerOptions = {
   shutdownGrace: Duration.seconds(20)
 }
 
-export type PassOutcome = "done" | "skipped" | "requeue" | "retry" | "error"
+/**
+ * How a pass ended, the one vocabulary of the loop:
+ *
+ *   done     the Api is as its spec asks (or gone): the key rests until something changes
+ *   skipped  the world was as the Api's last pass left it (the echo of its own writes): it only looked
+ *   retry    it failed in a way that may pass (a lost race, a failing or unreachable server): backoff
+ *   error    it failed in a way only a change can mend (Forbidden, Invalid): the key rests
+ */
+export type PassOutcome = "done" | "skipped" | "retry" | "error"
 
-/** Hooks for metrics and views; all optional. */
-export interface ControllerHooks {
-  readonly onPass?: (key: ObjectKey, outcome: PassOutcome, seconds: number) => Effect.Effect<void>
-  readonly onQueueDepth?: (depth: number) => Effect.Effect<void>
-}
+/**
+ * The passes that failed because the API server did not answer, said once when it starts and
+ * once when it ends: in an outage every pass fails and retries, and a line per key per retry
+ * (1,256 in a 10 s outage with 500 Apis) says nothing the first did not. Per key: debug.
+ */
+const makeOutageLog = Effect.sync(() => {
+  let since: number | undefined
+  const waited = new Set<ObjectKey>()
+  let retries = 0
+  return {
+    unanswered: (key: ObjectKey, error: ReconcileError) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        if (since === undefined) {
+          since = now
+          yield* Effect.logWarning("the API server does not answer; passes wait and retry with backoff", { error: error.message })
+        }
+        waited.add(key)
+        retries++
+      }),
+    /** A pass of an Api that waited ended without the server failing it: the server answers. */
+    answered: (key: ObjectKey) =>
+      since === undefined || !waited.has(key) ? Effect.void : Effect.gen(function*() {
+        const seconds = Math.round(((yield* Clock.currentTimeMillis) - since!) / 100) / 10
+        yield* Effect.logInfo("the API server answers again", { apisWaited: waited.size, retries, seconds })
+        since = undefined
+        waited.clear()
+        retries = 0
+      })
+  }
+})
 
 export class Controller extends Context.Service<Controller, {
-  readonly queue: WorkQueue<ObjectKey>
+  readonly queue: WorkQueueShape<ObjectKey>
   /** Look at every Api again. */
   readonly resyncAll: Effect.Effect<void>
 }>()("api-controller/controller/Controller") {
   /**
-   * Starts the event pump, the resync timer and, behind `gate`, the workers. `gate` wraps the
-   * workers' lifetime: identity without leader election, `runWhileLeader` with it.
+   * The workers, the resync and the shutdown. The queue is filled by the cache (ClusterCache);
+   * the workers run while `LeaderElection.runWhileLeader` lets them.
    */
   static readonly layer = (
-    options: ControllerOptions = defaultControllerOptions,
-    hooks: ControllerHooks = {},
-    gate: <A, E, R>(work: Effect.Effect<A, E, R>) => Effect.Effect<A, unknown, R> = (w) => w
-  ) =>
+    options: ControllerOptions = defaultControllerOptions
+  ): Layer.Layer<Controller, never, ClusterCache | Reconciler | WorkQueue | LeaderElection> =>
     Layer.effect(
       Controller,
       Effect.gen(function*() {
         const cache = yield* ClusterCache
         const reconciler = yield* Reconciler
-        const queue = yield* makeWorkQueue<ObjectKey>(options.backoff)
-        // One fiber reports the depth, reading it afresh after every signal: reports made by the
-        // pump and the workers themselves could land out of order and leave a stale value behind
-        // (a gauge stuck above 0 with the queue empty).
-        const depthChanged = yield* Queue.sliding<void>(1)
-        if (hooks.onQueueDepth !== undefined) {
-          const report = hooks.onQueueDepth
-          yield* Effect.forkScoped(Effect.forever(
-            Effect.andThen(Queue.take(depthChanged), Effect.flatMap(queue.depth, report))
-          ))
-        }
-        const reportDepth = Effect.sync(() => void Queue.offerUnsafe(depthChanged, undefined))
+        const queue = yield* WorkQueue
+        const election = yield* LeaderElection
+        const outage = yield* makeOutageLog
 
-        // Subscribe before the caches sync, so no change between sync and subscription is lost.
-        const subscription = yield* cache.subscribe
-        let pumping = false
-        yield* Effect.forkScoped(Effect.forever(
-          Effect.gen(function*() {
-            // Whatever has piled up since the last wake-up, one depth report for all of it.
-            const changes = yield* PubSub.takeAll(subscription)
-            pumping = true
-            for (const change of changes) {
-              // A pass that wrote this version knows it: only the others it concerns are woken.
-              for (const key of keysFor(change, cache)) if (key !== change.by) yield* queue.add(key)
-            }
-            pumping = false
-            yield* reportDepth
-          })
-        ))
-        /**
-         * Until every change published so far is a key in the queue. The initial lists publish one
-         * change per Api and per child; queued before the workers start they collapse into one key
-         * per Api, while behind running workers each re-added a key already done (~4 passes per Api).
-         */
-        const caughtUp = Effect.gen(function*() {
-          while (pumping || Option.getOrElse(PubSub.remainingUnsafe(subscription), () => 0) > 0) yield* Effect.yieldNow
-        })
+        const resyncAll = Effect.suspend(() =>
+          Effect.forEach(cache.apis(), (api) => queue.add(objectKey(api.metadata.namespace, api.metadata.name)), { discard: true })
+        )
 
-        const resyncAll = Effect.gen(function*() {
-          for (const api of cache.apis()) yield* queue.add(objectKey(api.metadata.namespace, api.metadata.name))
-          yield* reportDepth
-        })
-
+        // controller-runtime's reconcileHandler: one switch on how the pass ended, each branch
+        // tells the queue what to do with the key, logs, and counts the pass.
         const pass = (key: ObjectKey) =>
           Effect.gen(function*() {
             const started = yield* Clock.currentTimeMillis
-            const exit = yield* Effect.exit(reconciler.reconcile(key))
+            const ended = yield* Effect.exit(reconciler.reconcile(key))
             const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
-            let outcome: PassOutcome
-            if (exit._tag === "Success") {
-              yield* queue.forget(key)
-              if (exit.value._tag === "RequeueAfter") {
-                yield* queue.addAfter(key, exit.value.after)
-                outcome = "requeue"
-              } else outcome = exit.value._tag === "Skipped" ? "skipped" : "done"
-            } else {
-              const failure = Cause.findErrorOption(exit.cause)
-              if (failure._tag === "Some" && !failure.value.retryable) {
+            const cause = Exit.isFailure(ended) ? ended.cause : undefined
+            const error = cause !== undefined ? Option.getOrUndefined(Cause.findErrorOption(cause)) : undefined
+            const outcome: PassOutcome = Exit.isSuccess(ended) ? ended.value : error?.reason === "permanent" ? "error" : "retry"
+            switch (outcome) {
+              case "done":
+              case "skipped":
                 yield* queue.forget(key)
-                yield* Effect.logError("pass failed; not retrying until the Api or its world changes", {
-                  error: failure.value.message
-                })
-                outcome = "error"
-              } else {
-                // Transient API failures, lost races (409) and defects back off and retry: one
-                // bad Api never stops the workers.
+                yield* outage.answered(key)
+                yield* recordPass(outcome, seconds)
+                break
+              case "error":
+                yield* queue.forget(key)
+                yield* outage.answered(key)
+                yield* Effect.logError("pass failed; not retrying until the Api or its world changes", { error: error?.message })
+                yield* recordPass("error", seconds)
+                break
+              case "retry": {
+                // Transient failures, lost races (409), an unreachable server and defects back off
+                // and retry: one bad Api never stops the workers.
                 const attempts = (yield* queue.failures(key)) + 1
                 yield* queue.addRateLimited(key)
-                yield* (failure._tag === "Some"
-                  ? failure.value.lostRace === true && attempts <= 3
-                    // Its cache had not yet seen the Api's newest version; not worth a warning unless it keeps happening.
-                    ? Effect.logDebug("the Api changed during the pass (409); retrying from its newer version", { error: failure.value.message, attempts })
-                    : Effect.logWarning("pass failed; retrying with backoff", { error: failure.value.message, attempts })
-                  : Effect.logError("pass crashed; retrying with backoff", { cause: Cause.pretty(exit.cause), attempts }))
-                outcome = "retry"
+                if (error === undefined) {
+                  yield* Effect.logError("pass crashed; retrying with backoff", { cause: Cause.pretty(cause!), attempts })
+                } else if (error.reason === "unreachable") {
+                  yield* outage.unanswered(key, error)
+                  yield* Effect.logDebug("pass failed, the API server does not answer; retrying with backoff", { error: error.message, attempts })
+                } else {
+                  yield* outage.answered(key)
+                  // A lost race: its cache had not yet seen the Api's newest version; not worth a warning unless it keeps happening.
+                  const quiet = error.reason === "lostRace" && attempts <= 3
+                  yield* (quiet ? Effect.logDebug : Effect.logWarning)("pass failed; retrying with backoff", { error: error.message, attempts })
+                }
+                yield* recordPass("error", seconds)
+                break
               }
             }
-            // Woken while it ran, most often by the watch echo of its own writes: if the world is
-            // still as the pass left it, the next pass would only find that out.
-            let settled: number | undefined
-            if (outcome === "done" && (yield* queue.isDirty(key))) {
-              const mark = yield* queue.mark
-              if (yield* reconciler.isSettled(key)) settled = mark
-            }
-            yield* queue.done(key, settled)
-            yield* hooks.onPass?.(key, outcome, seconds) ?? Effect.void
-            yield* reportDepth
+            yield* queue.done(key)
           }).pipe(Effect.annotateLogs({ api: key }))
 
-        // Graceful stop: workers stop taking keys, in-flight passes finish (bounded), then the
-        // scope interrupts what is left. A key taken as the stop fires is simply not run: the
-        // next leader's initial resync covers it.
-        const stopping = yield* Deferred.make<void>()
-        // The stop is checked before and after each take: a ready key would otherwise win the
-        // race against an already-completed stop, and a stopping worker would keep draining the
-        // queue until the grace period cut a pass off half-way.
-        const worker = Effect.gen(function*() {
-          while (!Deferred.isDoneUnsafe(stopping)) {
-            // A ready key is taken at once; only an empty queue is waited on, racing the stop
-            // (a race forks two fibers: not worth it per pass in a burst).
-            let key = yield* queue.poll
-            if (key === undefined) {
-              const next = yield* Effect.raceFirst(
-                Effect.map(queue.take, Option.some),
-                Effect.as(Deferred.await(stopping), Option.none<ObjectKey>())
-              )
-              if (Option.isNone(next)) return
-              key = next.value
-            }
-            if (Deferred.isDoneUnsafe(stopping)) return yield* queue.done(key)
-            yield* pass(key)
-          }
-        })
+        // A worker takes keys until the queue is shut down (its `take` fails with Done).
+        const worker = Effect.forever(Effect.flatMap(queue.take, pass)).pipe(Effect.catch(() => Effect.void))
+        const workers = yield* FiberSet.make()
 
+        // The workers of one term of leadership; when it ends they are interrupted mid-pass, and
+        // those keys are queued again, so they run when the workers start again (and a shutdown
+        // does not wait for passes nobody runs).
         const work = Effect.gen(function*() {
           yield* cache.synced
-          yield* caughtUp
           yield* Effect.logInfo("caches synced; starting workers", { workers: options.workers, apis: cache.apis().length })
+          // Once now, for what a term without workers missed, then every period.
           yield* resyncAll
-          const resync = yield* Effect.forkChild(
-            Effect.forever(Effect.sleep(options.resyncPeriod).pipe(Effect.andThen(resyncAll)))
-          )
-          yield* Effect.all(Array.from({ length: options.workers }, () => worker), { concurrency: "unbounded" })
-          yield* Fiber.interrupt(resync)
-        })
-
-        // Workers stopped in the middle of their passes (leadership lost) never ended them; once
-        // they are all gone, those keys are queued again, so they run when the workers start again
-        // (and a shutdown does not wait for passes nobody runs).
-        const afterTerm = Effect.gen(function*() {
-          const abandoned = yield* queue.requeueInFlight
-          if (abandoned > 0) yield* Effect.logInfo("passes cut off by the stop will run again", { keys: abandoned })
-        })
-
-        // Losing leadership stops the workers; wait to win it back (the caches stay warm).
-        yield* Effect.forkScoped(
-          gate(work).pipe(
-            Effect.catch((e) => Effect.logWarning("workers stopped; waiting to lead again", { reason: String(e) })),
-            Effect.ensuring(afterTerm),
-            Effect.repeat({ until: () => Deferred.isDoneUnsafe(stopping) })
+          yield* Effect.forkScoped(Effect.schedule(resyncAll, Schedule.spaced(options.resyncPeriod)))
+          for (let i = 0; i < options.workers; i++) yield* FiberSet.run(workers, worker)
+          yield* FiberSet.awaitEmpty(workers)
+        }).pipe(
+          Effect.scoped,
+          Effect.onExit(() =>
+            Effect.gen(function*() {
+              yield* FiberSet.clear(workers)
+              const abandoned = yield* queue.requeueInFlight
+              if (abandoned > 0) yield* Effect.logInfo("passes cut off by the stop will run again", { keys: abandoned })
+            })
           )
         )
 
+        // Losing leadership stops the workers; wait to win it back (the cache stays warm). A
+        // shutdown ends the queue, so the last term's workers end, and the loop with them.
+        let stopping = false
+        yield* Effect.forkScoped(
+          election.runWhileLeader(work).pipe(
+            Effect.catch((e) => Effect.logWarning("workers stopped; waiting to lead again", { reason: String(e) })),
+            Effect.repeat({ until: () => stopping })
+          )
+        )
+
+        // Graceful stop: no key is handed out any more, the passes in flight finish (within the
+        // grace period), then the scope interrupts what is left.
         yield* Effect.addFinalizer(() =>
           Effect.gen(function*() {
-            yield* Deferred.succeed(stopping, undefined)
+            stopping = true
             const inFlight = yield* queue.inFlight
+            yield* queue.shutdown
             if (inFlight > 0) yield* Effect.logInfo("stopping: waiting for in-flight passes", { inFlight })
-            yield* Effect.repeat(queue.inFlight, { until: (n) => n === 0, schedule: Schedule.spaced("20 millis") }).pipe(
-              Effect.timeout(options.shutdownGrace),
-              Effect.ignore
-            )
+            yield* FiberSet.awaitEmpty(workers).pipe(Effect.timeout(options.shutdownGrace), Effect.ignore)
           })
         )
 

@@ -14,9 +14,9 @@
  * Deletion needs nothing from the controller: the children are owned, and garbage collection
  * removes them (SPEC 2, 8). A finalizer left by an earlier version is removed when the Api is seen.
  */
-import { Clock, Context, Data, Duration, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Context, Data, Effect, Layer, Option, Schema } from "effect"
 import { LEGACY_FINALIZER, ApiObject } from "../domain/Api.ts"
-import { apiVersionOf, Kinds, type KubeObject, type ObjectKey, objectKey, type ResourceKind, splitKey } from "../domain/Kube.ts"
+import { apiVersionOf, Kinds, type KubeObject, type ObjectKey, type ResourceKind, splitKey } from "../domain/Kube.ts"
 import { hash53 } from "../util/Hash.ts"
 import { diffMergePatch } from "../util/MergePatch.ts"
 import { EventRecorder } from "../k8s/EventRecorder.ts"
@@ -29,23 +29,17 @@ import { ClusterView } from "./ClusterView.ts"
 import { gatherer, type World } from "./Gather.ts"
 import { Settings } from "./Settings.ts"
 
-/** What the queue should do with the key after a successful pass. */
-export type PassResult =
-  | { readonly _tag: "Done" }
-  | { readonly _tag: "Skipped" }
-  | { readonly _tag: "RequeueAfter"; readonly after: Duration.Duration }
-
-/** A pass that must be retried with backoff: a transient API failure or a lost race (409). */
+/**
+ * A pass that failed, and why: `unreachable`, the API server did not answer; `transient`, it may
+ * pass as it is (a 5xx, a 429, an object gone meanwhile, a child write the machines retry);
+ * `lostRace`, the Api changed under the pass (409 on its status): retried from the newer version;
+ * `permanent`, only a change of the Api, the cluster or RBAC mends it.
+ */
 export class ReconcileError extends Data.TaggedError("ReconcileError")<{
   readonly key: ObjectKey
   readonly message: string
-  readonly retryable: boolean
-  /** The Api changed under the pass (409 on its status): expected now and then, retried at once from the newer version. */
-  readonly lostRace?: boolean
+  readonly reason: "unreachable" | "transient" | "lostRace" | "permanent"
 }> {}
-
-const done: PassResult = { _tag: "Done" }
-const skipped: PassResult = { _tag: "Skipped" }
 
 /**
  * The server refused a create because the namespace is being deleted (403, cause
@@ -58,8 +52,13 @@ const fromKube = (key: ObjectKey) => (e: KubeApiError) =>
   new ReconcileError({
     key,
     message: e.message,
-    retryable: isRetryable(writeFailureReasonOf("patch", e.reason)),
-    lostRace: e.reason === "Conflict"
+    reason: !e.answered
+      ? "unreachable"
+      : e.reason === "Conflict"
+      ? "lostRace"
+      : isRetryable(writeFailureReasonOf("patch", e.reason))
+      ? "transient"
+      : "permanent"
   })
 
 // ---------------------------------------------------------------------------------------------
@@ -122,12 +121,8 @@ const afterWrites = (
 // ---------------------------------------------------------------------------------------------
 
 export class Reconciler extends Context.Service<Reconciler, {
-  readonly reconcile: (key: ObjectKey) => Effect.Effect<PassResult, ReconcileError>
-  /**
-   * The Api and everything around it are as its last successful pass left them, so a pass now
-   * would skip: what a pass checks first, for a worker woken while its pass ran.
-   */
-  readonly isSettled: (key: ObjectKey) => Effect.Effect<boolean>
+  /** One pass: `done`, or `skipped` when the world is as the Api's last pass left it (Controller.ts `PassOutcome`). */
+  readonly reconcile: (key: ObjectKey) => Effect.Effect<"done" | "skipped", ReconcileError>
 }>()("api-controller/controller/Reconciler") {
   static readonly layer = Layer.effect(
     Reconciler,
@@ -162,10 +157,15 @@ export class Reconciler extends Context.Service<Reconciler, {
         return { reason, message: e.message }
       }
 
+      /** What a pass's writes met: the namespace being deleted, or a server that did not answer. */
+      interface Met {
+        namespaceTerminating: boolean
+        unanswered: boolean
+      }
+
       const send = (
-        by: ObjectKey,
         answers: Map<string, { kind: ResourceKind; object: KubeObject | undefined }>,
-        terminating: { namespace: boolean }
+        met: Met
       ) => (w: ChildWrite) => {
         const name = w.op === "delete" ? w.name : w.object.metadata.name
         const record = (object: KubeObject | undefined) => answers.set(`${w.kind.kind}/${name}`, { kind: w.kind, object })
@@ -176,11 +176,12 @@ export class Reconciler extends Context.Service<Reconciler, {
           // Already gone is what we wanted (SPEC 8).
           : Effect.as(orAbsent(kube.delete(w.kind, w.namespace, w.name, { uid: w.uid })), undefined)
         return sent.pipe(
-          Effect.tap((o) => Effect.andThen(Effect.sync(() => record(o)), o !== undefined ? view.wrote(w.kind, o, by) : Effect.void)),
+          Effect.tap((o) => Effect.andThen(Effect.sync(() => record(o)), o !== undefined ? view.wrote(w.kind, o) : Effect.void)),
           Effect.tapError((e) => {
-            if (!namespaceTerminating(e)) return Effect.logWarning("child write failed", { op: w.op, kind: w.kind.kind, error: e.message })
-            terminating.namespace = true
-            return Effect.void
+            if (namespaceTerminating(e)) met.namespaceTerminating = true
+            if (!e.answered) met.unanswered = true
+            // The pass's outcome says it (Controller.ts); each write at debug.
+            return Effect.logDebug("child write failed", { op: w.op, kind: w.kind.kind, error: e.message })
           }),
           Effect.mapError((e) => failureOf(w, e))
         )
@@ -193,7 +194,7 @@ export class Reconciler extends Context.Service<Reconciler, {
         const patched = yield* orAbsent(kube.patch(Kinds.Api, api.metadata.namespace!, api.metadata.name, {
           metadata: { resourceVersion: api.metadata.resourceVersion, finalizers: finalizers.filter((f) => f !== LEGACY_FINALIZER) }
         }))
-        if (patched !== undefined) yield* view.wrote(Kinds.Api, patched, objectKey(api.metadata.namespace, api.metadata.name))
+        if (patched !== undefined) yield* view.wrote(Kinds.Api, patched)
         yield* Effect.logInfo("removed the finalizer of an earlier version; children are garbage-collected now")
         return patched === undefined ? api : Option.getOrElse(decodeApi(patched), () => api)
       })
@@ -201,45 +202,37 @@ export class Reconciler extends Context.Service<Reconciler, {
       /** As its last pass left it: the echo of this controller's own writes. */
       const unchanged = (key: ObjectKey, raw: KubeObject, world: World) => lastSeen.get(key) === fingerprintOf({ ...world, api: raw })
 
-      const isSettled = (key: ObjectKey) =>
-        Effect.gen(function*() {
-          if (!lastSeen.has(key)) return false
-          const { namespace, name } = splitKey(key)
-          const raw = yield* view.get(Kinds.Api, namespace, name)
-          return raw !== undefined && unchanged(key, raw, yield* observe(raw))
-        }).pipe(Effect.orElseSucceed(() => false)) // unsure: let a pass look
-
       const reconcile = Effect.fn("Reconciler.reconcile")(function*(key: ObjectKey) {
         const { namespace, name } = splitKey(key)
         const raw = yield* view.get(Kinds.Api, namespace, name)
         if (raw === undefined) {
           lastSeen.delete(key)
-          return done
+          return "done"
         }
         // The watch echo of this controller's own writes: the world as its last pass left it. A
         // finalizer to drop or a deletion would have changed the Api's version, so neither is missed.
         let world = yield* observe(raw)
-        if (unchanged(key, raw, world)) return skipped
+        if (unchanged(key, raw, world)) return "skipped"
         lastSeen.delete(key)
 
         const decoded = decodeApi(raw)
         if (Option.isNone(decoded)) {
           yield* Effect.logWarning("ignoring an Api object without namespace or uid")
-          return done
+          return "done"
         }
         const api = yield* dropLegacyFinalizer(decoded.value)
-        if (api.metadata.deletionTimestamp !== undefined) return done
+        if (api.metadata.deletionTimestamp !== undefined) return "done"
         if (api !== decoded.value) world = yield* observe(api as KubeObject)
         const observation: Observation = { ...world, api }
 
         const now = new Date(yield* Clock.currentTimeMillis).toISOString().replace(/\.\d+Z$/, "Z")
         const answers = new Map<string, { kind: ResourceKind; object: KubeObject | undefined }>()
-        const terminating = { namespace: false }
-        const outcome = yield* runPass(observation, settings, send(key, answers, terminating), now)
+        const met: Met = { namespaceTerminating: false, unanswered: false }
+        const outcome = yield* runPass(observation, settings, send(answers, met), now)
         // Its namespace is going, the Api with it: no status to report, no Event, nothing to retry.
-        if (terminating.namespace) {
+        if (met.namespaceTerminating) {
           yield* Effect.logDebug("the Api's namespace is being deleted; leaving the Api to it")
-          return done
+          return "done"
         }
 
         // Write status only if it changed, never over a newer version of the Api.
@@ -250,7 +243,7 @@ export class Reconciler extends Context.Service<Reconciler, {
             metadata: { resourceVersion: api.metadata.resourceVersion },
             status: statusPatch
           })
-          yield* view.wrote(Kinds.Api, after, key)
+          yield* view.wrote(Kinds.Api, after)
         }
 
         // One line per pass, each machine that moved as "from -> to".
@@ -263,20 +256,20 @@ export class Reconciler extends Context.Service<Reconciler, {
           return yield* new ReconcileError({
             key,
             message: outcome.writes.flatMap((w) => (w.failure !== undefined ? [w.failure.message] : [])).join("; "),
-            retryable: true
+            reason: met.unanswered ? "unreachable" : "transient"
           })
         }
         if (!outcome.writes.some((w) => w.failure !== undefined)) {
           lastSeen.set(key, fingerprintOf(afterWrites(observation, config.domainName, after, answers)))
         }
-        return done
+        return "done"
       }, (effect, key) =>
         effect.pipe(
           Effect.catchTag("KubeApiError", (e) => Effect.fail(fromKube(key)(e))),
           Effect.annotateLogs({ api: key })
         ))
 
-      return Reconciler.of({ reconcile, isSettled })
+      return Reconciler.of({ reconcile })
     })
   )
 }

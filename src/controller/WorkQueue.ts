@@ -3,25 +3,28 @@
  *
  * - keys are deduplicated: a key added ten times before a worker takes it is processed once;
  * - a key is processed by at most one worker at a time: added while in flight, it is marked
- *   dirty and handed out again only after `done`, unless its worker found, after everything
- *   added so far (`mark`), that the key needs no other pass (`done(key, mark)`);
+ *   dirty and handed out again after `done`;
  * - `addAfter` delays a key; a key already waiting keeps its earliest time;
  * - `addRateLimited` backs off per key, exponentially with jitter, until `forget`;
+ * - `shutdown` stops the workers: a `take` waiting or to come fails with `Done`, and the keys still
+ *   waiting are not handed out (the next leader's initial resync covers them);
  * - `requeueInFlight`, called when no worker runs (before workers start again after they were
  *   interrupted, e.g. because leadership was lost), queues again every key a worker had taken:
  *   an interrupted worker never calls `done`, and a key left "in flight" would only ever be
  *   marked dirty by later adds, and never run again.
  *
+ * `idle` is open exactly while no key waits: the Event writer holds Events back until it opens.
  * Time comes from Effect's Clock (sleep), so tests drive it with TestClock.
  */
-import { Clock, Duration, Effect, Fiber, Queue, Random, type Scope } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Fiber, Latch, Layer, Queue, Random, type Scope } from "effect"
+import type { ObjectKey } from "../domain/Kube.ts"
 import { type Backoff, defaultBackoff, delayOf, jitteredDelayOf } from "../util/Backoff.ts"
 
 /** How `addRateLimited` spaces a key's retries: the one policy, src/util/Backoff.ts. */
 export type BackoffOptions = Backoff
 export { defaultBackoff }
 
-export interface WorkQueue<K> {
+export interface WorkQueueShape<K> {
   readonly add: (key: K) => Effect.Effect<void>
   readonly addAfter: (key: K, delay: Duration.Duration) => Effect.Effect<void>
   readonly addRateLimited: (key: K) => Effect.Effect<void>
@@ -29,20 +32,12 @@ export interface WorkQueue<K> {
   readonly forget: (key: K) => Effect.Effect<void>
   /** How many times the key failed in a row. */
   readonly failures: (key: K) => Effect.Effect<number>
-  /** Waits for a ready key and marks it in flight. */
-  readonly take: Effect.Effect<K>
-  /** A ready key, marked in flight, if there is one now; never waits. */
-  readonly poll: Effect.Effect<K | undefined>
-  /**
-   * Ends the key's pass; if it was added meanwhile, it becomes ready again. With `settled` (a
-   * `mark` taken before the worker checked that the key needs no other pass), only adds after
-   * that mark bring it back: the check saw everything added before it.
-   */
-  readonly done: (key: K, settled?: number) => Effect.Effect<void>
-  /** Whether the key was added while in flight. */
-  readonly isDirty: (key: K) => Effect.Effect<boolean>
-  /** A point in the sequence of adds, for `done`. */
-  readonly mark: Effect.Effect<number>
+  /** Waits for a ready key and marks it in flight; fails with `Done` once the queue is shut down. */
+  readonly take: Effect.Effect<K, Cause.Done>
+  /** Ends the key's pass; if it was added meanwhile, it becomes ready again. */
+  readonly done: (key: K) => Effect.Effect<void>
+  /** No key is handed out any more; keys in flight may still be `done`. */
+  readonly shutdown: Effect.Effect<void>
   /**
    * Only while no worker runs: every key taken but not `done` (its worker was interrupted) is
    * ready again, and the ready keys are exactly those known to be queued. Returns how many keys
@@ -53,6 +48,8 @@ export interface WorkQueue<K> {
   readonly depth: Effect.Effect<number>
   /** Keys currently being processed. */
   readonly inFlight: Effect.Effect<number>
+  /** Open while no key waits (depth 0); only the queue opens and closes it. */
+  readonly idle: Latch.Latch
 }
 
 /** The delay of the n-th consecutive failure (n >= 1), before jitter. */
@@ -60,25 +57,27 @@ export const backoffDelay = delayOf
 
 export const makeWorkQueue = <K>(
   backoff: BackoffOptions = defaultBackoff
-): Effect.Effect<WorkQueue<K>, never, Scope.Scope> =>
+): Effect.Effect<WorkQueueShape<K>, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const ready = yield* Queue.unbounded<K>()
+    const ready = yield* Queue.unbounded<K, Cause.Done>()
     const queued = new Set<K>() // in `ready`, not yet taken
     const processing = new Set<K>()
-    const dirty = new Map<K, number>() // added while processing: the number of the last such add
-    let adds = 0
+    const dirty = new Set<K>() // added while processing
     const waiting = new Map<K, { readonly due: number; readonly fiber: Fiber.Fiber<void> }>()
     const failureCount = new Map<K, number>()
+    const idle = Latch.makeUnsafe(true)
+    let shutDown = false
     const scope = yield* Effect.scope
 
     const addNow = (key: K): Effect.Effect<void> =>
       Effect.sync(() => {
         if (processing.has(key)) {
-          dirty.set(key, ++adds)
+          dirty.add(key)
           return
         }
-        if (queued.has(key)) return
+        if (queued.has(key) || shutDown) return
         queued.add(key)
+        idle.closeUnsafe()
         Queue.offerUnsafe(ready, key)
       })
 
@@ -111,13 +110,10 @@ export const makeWorkQueue = <K>(
     const taken = (key: K) => {
       queued.delete(key)
       processing.add(key)
+      if (queued.size === 0) idle.openUnsafe()
       return key
     }
     const take = Effect.uninterruptibleMask((restore) => Effect.map(restore(Queue.take(ready)), taken))
-    const poll = Effect.sync(() => {
-      const exit = Queue.takeUnsafe(ready)
-      return exit !== undefined && exit._tag === "Success" ? taken(exit.value) : undefined
-    })
 
     const requeueInFlight = Effect.gen(function*() {
       const abandoned = processing.size
@@ -127,18 +123,25 @@ export const makeWorkQueue = <K>(
       // Rebuild `ready` from `queued`, so no key is in one and not the other.
       yield* Queue.clear(ready)
       for (const key of queued) Queue.offerUnsafe(ready, key)
+      if (queued.size > 0) idle.closeUnsafe()
       return abandoned
     })
 
-    const done = (key: K, settled?: number) =>
+    const done = (key: K) =>
       Effect.suspend(() => {
         processing.delete(key)
-        const lastAdd = dirty.get(key)
-        if (lastAdd === undefined) return Effect.void
-        dirty.delete(key)
-        if (settled !== undefined && lastAdd <= settled) return Effect.void
+        if (!dirty.delete(key)) return Effect.void
         return addNow(key)
       })
+
+    // What was waiting is dropped at once (no `take` can get it), then takers are told `Done`.
+    const shutdown = Effect.andThen(Queue.clear(ready), Queue.end(ready)).pipe(
+      Effect.andThen(Effect.sync(() => {
+        shutDown = true
+        queued.clear()
+        idle.openUnsafe()
+      }))
+    )
 
     return {
       add: addNow,
@@ -147,12 +150,17 @@ export const makeWorkQueue = <K>(
       forget: (key) => Effect.sync(() => void failureCount.delete(key)),
       failures: (key) => Effect.sync(() => failureCount.get(key) ?? 0),
       take,
-      poll,
       done,
-      isDirty: (key) => Effect.sync(() => dirty.has(key)),
-      mark: Effect.sync(() => adds),
+      shutdown,
       requeueInFlight,
       depth: Effect.sync(() => queued.size),
-      inFlight: Effect.sync(() => processing.size)
+      inFlight: Effect.sync(() => processing.size),
+      idle
     }
   })
+
+/** The controller's queue of Api keys: the cache fills it (src/controller/Watches.ts), the workers drain it. */
+export class WorkQueue extends Context.Service<WorkQueue, WorkQueueShape<ObjectKey>>()("api-controller/controller/WorkQueue") {
+  static readonly layer = (backoff: BackoffOptions = defaultBackoff): Layer.Layer<WorkQueue> =>
+    Layer.effect(WorkQueue, makeWorkQueue<ObjectKey>(backoff))
+}

@@ -7,13 +7,10 @@
  * as Kubernetes' own recorders do.
  *
  * Events also yield the API server to convergence: while passes wait in the work queue (the
- * controller hands over how to tell, `holdWhile`), the writer holds Events back, each for at most
- * `HOLD_LIMIT`, and only while fewer than `HOLD_ROOM` wait, so holding never makes the queue drop
- * one. It asks the work queue itself, every `HOLD_POLL`: a reported count could be stale.
- * In a burst of new Apis an Event costs the server about as much as a child's create, and the
- * status that says Ready matters more than the notice that says so; measured with `npm run bench`:
- * 10,000 new Apis were Ready in 136 s with Events held at most 30 s (most were written during the
- * burst), and in 105 s with them held to the end.
+ * app hands over the queue's `idle` latch, `holdWhileBusy`), the writer holds Events back, each for
+ * at most `HOLD_LIMIT`, and only while fewer than `HOLD_ROOM` wait, so holding never makes the
+ * queue drop one. In a burst of new Apis an Event costs the server about as much as a child's
+ * create, and the status that says Ready matters more than the notice that says so.
  */
 import { Clock, Context, Duration, Effect, Latch, Layer, Queue } from "effect"
 import { boundMessage } from "../../machines/Child.ts"
@@ -48,8 +45,6 @@ export const HOLD_LIMIT = Duration.minutes(5)
 export const HOLD_ROOM = (QUEUE_LIMIT / 4) * 3
 /** On shutdown, how long the Events still waiting may take to be written. */
 const SHUTDOWN_FLUSH = Duration.seconds(5)
-/** How often a held Event looks at the queue again. */
-export const HOLD_POLL = Duration.millis(100)
 
 interface Sent {
   readonly name: string
@@ -83,8 +78,8 @@ export class EventRecorder extends Context.Service<EventRecorder, {
   readonly record: (involved: KubeObject, event: EventRecord) => Effect.Effect<void>
   /** Until every Event queued so far has been written or given up, holding none back (shutdown, tests). */
   readonly flush: Effect.Effect<void>
-  /** While `busy` says so (passes wait in the work queue), Events are held back (see above). */
-  readonly holdWhile: (busy: Effect.Effect<boolean>) => Effect.Effect<void>
+  /** While `idle` is closed (passes wait in the work queue), Events are held back (see above). */
+  readonly holdWhileBusy: (idle: Latch.Latch) => Effect.Effect<void>
 }>()("api-controller/k8s/EventRecorder") {
   static readonly layer = Layer.effect(
     EventRecorder,
@@ -93,22 +88,22 @@ export class EventRecorder extends Context.Service<EventRecorder, {
       const queue = yield* Queue.dropping<{ readonly involved: Involved; readonly event: EventRecord; readonly at: number }>(QUEUE_LIMIT)
       const sent = new Map<string, Sent>()
       let counter = 0
-      let writing = 0
       // Only the writer waits on it, never the reconciler.
-      let busy: Effect.Effect<boolean> = Effect.succeed(false)
+      let idle: Latch.Latch | undefined
       let flushing = 0
-      // Opened by a flush: a held Event stops waiting at once.
-      const flushed = Latch.makeUnsafe(false)
+      // Opened by a flush, or by a queue too full to hold: a held Event stops waiting at once.
+      const release = Latch.makeUnsafe(false)
+      // Open while nothing waits or is being written: what a flush waits for.
+      const empty = Latch.makeUnsafe(true)
+      const roomy = () => Queue.sizeUnsafe(queue) < HOLD_ROOM - 1
 
       /** Until no pass waits, or the Event queued at `at` has waited `HOLD_LIMIT`, or `HOLD_ROOM` wait, or a flush. */
       const hold = (at: number) =>
-        Effect.gen(function*() {
-          const until = at + Duration.toMillis(HOLD_LIMIT)
-          while (
-            flushing === 0 && (yield* Clock.currentTimeMillis) < until && Queue.sizeUnsafe(queue) < HOLD_ROOM - 1 && (yield* busy)
-          ) {
-            yield* Effect.raceFirst(Effect.sleep(HOLD_POLL), flushed.await)
-          }
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const left = at + Duration.toMillis(HOLD_LIMIT) - now
+          if (idle === undefined || Latch.isOpen(idle) || flushing > 0 || !roomy() || left <= 0) return Effect.void
+          release.closeUnsafe()
+          return Effect.raceFirst(idle.await, Effect.raceFirst(release.await, Effect.sleep(Duration.millis(left))))
         })
 
       const write = Effect.fn("EventRecorder.write")(function*(involved: Involved, event: EventRecord) {
@@ -151,36 +146,37 @@ export class EventRecorder extends Context.Service<EventRecorder, {
       yield* Effect.forkScoped(
         Effect.forever(
           Effect.flatMap(Queue.take(queue), ({ involved, event, at }) =>
-            Effect.suspend(() => {
-              writing++
-              return hold(at).pipe(
-                Effect.andThen(write(involved, event)),
-                Effect.catch((e) => Effect.logWarning("could not record event", { reason: event.reason, error: e.message })),
-                Effect.ensuring(Effect.sync(() => void writing--))
-              )
-            })
+            hold(at).pipe(
+              Effect.andThen(write(involved, event)),
+              Effect.catch((e) =>
+                // An unreachable server is said once, by the controller (Controller.ts).
+                (e.answered ? Effect.logWarning : Effect.logDebug)("could not record event", { reason: event.reason, error: e.message })
+              ),
+              Effect.ensuring(Effect.sync(() => void (Queue.sizeUnsafe(queue) === 0 && empty.openUnsafe())))
+            )
           )
         )
       )
 
-      const idle = Effect.map(Queue.size(queue), (n) => n === 0 && writing === 0)
-      const flush = Effect.gen(function*() {
+      const flush = Effect.suspend(() => {
         flushing++
-        flushed.openUnsafe()
-        while (!(yield* idle)) yield* Effect.yieldNow
-      }).pipe(Effect.ensuring(Effect.sync(() => {
-        if (--flushing === 0) flushed.closeUnsafe()
-      })))
+        release.openUnsafe()
+        return empty.await
+      }).pipe(Effect.ensuring(Effect.sync(() => void flushing--)))
       // On shutdown, write what is held (briefly: the server may be the reason for the shutdown).
       yield* Effect.addFinalizer(() => flush.pipe(Effect.timeout(SHUTDOWN_FLUSH), Effect.ignore))
       return EventRecorder.of({
         flush,
-        holdWhile: (b) => Effect.sync(() => void (busy = b)),
+        holdWhileBusy: (latch) => Effect.sync(() => void (idle = latch)),
         record: (involved, event) =>
-          Effect.flatMap(Clock.currentTimeMillis, (at) => Queue.offer(queue, { involved: involvedOf(involved), event, at })).pipe(
-            Effect.flatMap((accepted) =>
-              accepted ? Effect.void : Effect.logWarning("event dropped: too many waiting", { reason: event.reason })
-            )
+          Effect.flatMap(Clock.currentTimeMillis, (at) => {
+            empty.closeUnsafe()
+            return Queue.offer(queue, { involved: involvedOf(involved), event, at })
+          }).pipe(
+            Effect.flatMap((accepted) => {
+              if (!roomy()) release.openUnsafe()
+              return accepted ? Effect.void : Effect.logWarning("event dropped: too many waiting", { reason: event.reason })
+            })
           )
       })
     })
@@ -189,6 +185,6 @@ export class EventRecorder extends Context.Service<EventRecorder, {
   /** Records nothing; for tests that do not look at Events. */
   static readonly layerTest = Layer.succeed(
     EventRecorder,
-    EventRecorder.of({ record: () => Effect.void, flush: Effect.void, holdWhile: () => Effect.void })
+    EventRecorder.of({ record: () => Effect.void, flush: Effect.void, holdWhileBusy: () => Effect.void })
   )
 }

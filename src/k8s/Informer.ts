@@ -25,8 +25,6 @@ export interface Change {
   readonly object: KubeObject
   /** The previous version, for MODIFIED and DELETED. */
   readonly old: KubeObject | undefined
-  /** The key of the Api whose pass wrote this version (`Informer.wrote`): that pass knows it already. */
-  readonly by?: string
 }
 
 export interface Informer {
@@ -42,9 +40,9 @@ export interface Informer {
   /**
    * An object as the server answered a write of it (create, update, patch): stored and reported
    * now, unless the store holds that version or a newer one already. Its own watch event, when it
-   * comes, then changes nothing and is not reported again. `by` names who wrote it.
+   * comes, then changes nothing and is not reported again.
    */
-  readonly wrote: (object: KubeObject, by?: string) => Effect.Effect<void>
+  readonly wrote: (object: KubeObject) => Effect.Effect<void>
 }
 
 export interface InformerOptions {
@@ -91,8 +89,7 @@ export const makeInformer = (
 
     const transform = options.transform ?? ((o: KubeObject) => o)
 
-    const emit = (type: ChangeType, object: KubeObject, old: KubeObject | undefined, by?: string) =>
-      options.onChange({ kind, type, object, old, ...(by !== undefined ? { by } : {}) })
+    const emit = (type: ChangeType, object: KubeObject, old: KubeObject | undefined) => options.onChange({ kind, type, object, old })
 
     const versionOf = (o: KubeObject | undefined) => o?.metadata.resourceVersion
 
@@ -161,11 +158,30 @@ export const makeInformer = (
 
     const retry = options.retry ?? defaultRetry
 
-    const run: Effect.Effect<never> = Effect.gen(function*() {
-      let rv = yield* relist.pipe(
-        Effect.tapError((e) => Effect.logWarning("list failed; retrying", { kind: kind.plural, error: e.message })),
-        Effect.retry(retry)
+    // A streak of failed lists and watches is one warning at its start and one line at its end
+    // (an outage of the API server fails every attempt); the attempts in between at debug.
+    let streak = 0
+    const failed = (what: "list" | "watch", error: KubeApiError) =>
+      Effect.suspend(() =>
+        ++streak === 1
+          ? Effect.logWarning(`${what} failed; retrying with backoff`, { kind: kind.plural, error: error.message })
+          : Effect.logDebug(`${what} failed again; retrying with backoff`, { kind: kind.plural, error: error.message, failures: streak })
       )
+    const listed = relist.pipe(
+      Effect.tapError((e) => failed("list", e)),
+      Effect.retry(retry),
+      Effect.tap(() =>
+        Effect.suspend(() => {
+          if (streak === 0) return Effect.void
+          const failures = streak
+          streak = 0
+          return Effect.logInfo("listed again; watching", { kind: kind.plural, failures })
+        })
+      )
+    )
+
+    const run: Effect.Effect<never> = Effect.gen(function*() {
+      let rv = yield* listed
       let failures = 0
       while (true) {
         const outcome = yield* Effect.result(watchFrom(rv))
@@ -178,13 +194,10 @@ export const makeInformer = (
         if (error.reason !== "Gone") {
           // Backed off: a watch that keeps failing (a 403, say) must not relist every second.
           failures++
-          yield* Effect.logWarning("watch failed; retrying", { kind: kind.plural, error: error.message, failures })
+          yield* failed("watch", error)
           yield* Effect.sleep(jitteredDelayOf(informerBackoff, failures, yield* Random.next))
         } else yield* Effect.logDebug("watch expired (410); relisting", { kind: kind.plural })
-        rv = yield* relist.pipe(
-          Effect.tapError((e) => Effect.logWarning("relist failed; retrying", { kind: kind.plural, error: e.message })),
-          Effect.retry(retry)
-        )
+        rv = yield* listed
       }
     }).pipe(Effect.annotateLogs({ informer: kind.plural })) as Effect.Effect<never>
 
@@ -198,7 +211,7 @@ export const makeInformer = (
       synced: Deferred.await(synced),
       isSynced: () => isSynced,
       relists: () => relists,
-      wrote: (written, by) =>
+      wrote: (written) =>
         Effect.suspend(() => {
           const version = versionOf(written)
           if (version === undefined || !DIGITS.test(version)) return Effect.void
@@ -207,7 +220,7 @@ export const makeInformer = (
           if (old !== undefined && sameOrNewer(versionOf(old), version)) return Effect.void
           const object = transform(written)
           store.set(key, object)
-          return emit(old === undefined ? "ADDED" : "MODIFIED", object, old, by)
+          return emit(old === undefined ? "ADDED" : "MODIFIED", object, old)
         })
     }
   })

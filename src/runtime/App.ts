@@ -10,6 +10,7 @@ import { ClusterCache } from "../controller/ClusterCache.ts"
 import { Controller, type ControllerOptions, defaultControllerOptions } from "../controller/Controller.ts"
 import { LeaderElection, type LeaderElectionConfig } from "../k8s/LeaderElection.ts"
 import { Reconciler } from "../controller/Reconciler.ts"
+import { WorkQueue } from "../controller/WorkQueue.ts"
 import { Settings, type SettingsShape } from "../controller/Settings.ts"
 import { decodeStatus } from "../domain/Api.ts"
 import { EventRecorder } from "../k8s/EventRecorder.ts"
@@ -90,21 +91,10 @@ export const appLayer = (options: AppOptions) => {
     ? LeaderElection.layer(options.leaderElection)
     : LeaderElection.layerAlwaysLeader()
 
-  const controller = Layer.unwrap(Effect.gen(function*() {
-    const election = yield* LeaderElection
-    const events = yield* EventRecorder
-    return Controller.layer(
-      controllerOptions,
-      {
-        onPass: (_key, outcome, seconds) =>
-          Metrics.recordPass(outcome === "retry" ? "error" : outcome, seconds),
-        onQueueDepth: Metrics.setQueueDepth
-      },
-      election.runWhileLeader
-    ).pipe(
-      // Events wait while passes do (src/k8s/EventRecorder.ts).
-      Layer.tap((ctx) => events.holdWhile(Effect.map(Context.get(ctx, Controller).queue.depth, (depth) => depth > 0)))
-    )
+  // Events wait while passes do (src/k8s/EventRecorder.ts).
+  const holdEvents = Layer.effectDiscard(Effect.gen(function*() {
+    const queue = yield* WorkQueue
+    yield* (yield* EventRecorder).holdWhileBusy(queue.idle)
   }))
 
   const gauges = Layer.effectDiscard(Effect.gen(function*() {
@@ -125,9 +115,12 @@ export const appLayer = (options: AppOptions) => {
     // Always there with a health server (see `kube` above); optional only for the types.
     const reachability = yield* Effect.serviceOption(Reachability)
     const h = options.health!
+    const queue = yield* WorkQueue
     return HealthServer.layer({
       host: h.host,
       port: h.port,
+      // The queue's depth as it is when scraped.
+      beforeScrape: Effect.flatMap(queue.depth, Metrics.setQueueDepth),
       readiness: Effect.gen(function*() {
         if (!(yield* cache.isSynced)) return { ready: false, reason: "caches not synced yet" } as const
         const problem = reachability._tag === "Some" ? yield* reachability.value.problem : undefined
@@ -138,10 +131,10 @@ export const appLayer = (options: AppOptions) => {
 
   const web = options.web === undefined ? Layer.empty : WebView.layer(options.web)
 
-  return Layer.mergeAll(controller, gauges, health, web).pipe(
+  return Layer.mergeAll(Controller.layer(controllerOptions), holdEvents, gauges, health, web).pipe(
     Layer.provideMerge(Reconciler.layer),
     Layer.provideMerge(ClusterCache.layer),
-    Layer.provideMerge(Layer.mergeAll(EventRecorder.layer, settingsLayer(options), leader)),
+    Layer.provideMerge(Layer.mergeAll(EventRecorder.layer, settingsLayer(options), leader, WorkQueue.layer(controllerOptions.backoff))),
     Layer.provideMerge(kube)
   )
 }

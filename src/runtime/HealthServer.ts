@@ -35,6 +35,8 @@ export interface HealthServerOptions {
   readonly readiness: Effect.Effect<Readiness, unknown>
   /** Extra routes served by the same server. */
   readonly routes?: Layer.Layer<never, never, HttpRouter.HttpRouter> | undefined
+  /** Run before every `/metrics`: brings the gauges read at scrape time up to date. */
+  readonly beforeScrape?: Effect.Effect<void> | undefined
 }
 
 const text = (body: string, status = 200) => HttpServerResponse.text(body + "\n", { status })
@@ -56,7 +58,10 @@ const readinessResponse = (readiness: Effect.Effect<Readiness, unknown>) =>
 const firstLine = (s: string): string => (s.split("\n")[0] ?? "").slice(0, 200)
 
 /** The `/healthz`, `/readyz` and `/metrics` routes, to mount on any router. */
-export const healthRoutes = (readiness: Effect.Effect<Readiness, unknown>): Layer.Layer<never, never, HttpRouter.HttpRouter> =>
+export const healthRoutes = (
+  readiness: Effect.Effect<Readiness, unknown>,
+  beforeScrape: Effect.Effect<void> = Effect.void
+): Layer.Layer<never, never, HttpRouter.HttpRouter> =>
   HttpRouter.use((router) =>
     Effect.gen(function*() {
       yield* router.add("GET", "/healthz", Effect.succeed(text("ok")))
@@ -67,6 +72,7 @@ export const healthRoutes = (readiness: Effect.Effect<Readiness, unknown>): Laye
         // Readiness as a gauge too (api_controller_ready), asked as /readyz would be, at scrape time.
         readinessResponse(readiness).pipe(
           Effect.flatMap((r) => recordReady(r.status === 200)),
+          Effect.andThen(beforeScrape),
           Effect.andThen(monitoringMetricsText),
           Effect.map((body) => HttpServerResponse.text(body, { contentType: PROMETHEUS_CONTENT_TYPE }))
         )
@@ -84,7 +90,9 @@ export class HealthServer extends Context.Service<HealthServer, BoundAddress>()(
   static readonly layer = (options: HealthServerOptions): Layer.Layer<HealthServer, ServeError> =>
     serveRoutes(
       HealthServer,
-      options.routes === undefined ? healthRoutes(options.readiness) : Layer.merge(healthRoutes(options.readiness), options.routes),
+      options.routes === undefined
+        ? healthRoutes(options.readiness, options.beforeScrape)
+        : Layer.merge(healthRoutes(options.readiness, options.beforeScrape), options.routes),
       { host: options.host ?? "127.0.0.1", port: options.port, name: "health server" }
     )
 }

@@ -1,9 +1,10 @@
 /**
  * The controller's metrics, as Effect `Metric`s rendered in the Prometheus text format.
  *
- * Every series is named `api_controller_*`. The controller does not touch the metrics directly;
- * it calls the small helpers below (`recordPass`, `setQueueDepth`, `recordStates`, ...), so the
- * names, labels and units are decided in this one file.
+ * Every series is named `api_controller_*`, and every name is listed here. The controller loop's
+ * own series (passes, the work queue) are defined beside it, in src/controller/PassMetrics.ts; the
+ * others are recorded through the small helpers below (`recordStates`, `recordKubeRequest`, ...),
+ * so their labels and units are decided in this one file.
  *
  * Metrics live in the `Metric.MetricRegistry` of the running fiber's context. By default that is
  * one process-wide registry; tests provide a fresh `new Map()` for isolation, and the health
@@ -11,19 +12,28 @@
  */
 import { totalmem } from "node:os"
 import { getHeapSpaceStatistics } from "node:v8"
-import { Cause, Clock, Effect, Exit, Metric } from "effect"
+import { Effect, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { failureReasons, MACHINE_NAMES, type MachineName, storedStates } from "../../machines/Catalog.ts"
+import {
+  DURATION_BUCKETS_SECONDS,
+  initPassMetrics,
+  PassMetricNames,
+  RESULT_LABELS,
+  recordPass,
+  type ResultLabel,
+  setQueueDepth
+} from "../controller/PassMetrics.ts"
 import { Kinds } from "../domain/Kube.ts"
 import { KubeApiErrorReason, REQUEST_VERBS } from "../k8s/KubeApi.ts"
 import { Reason } from "../lifecycle/StatusProjection.ts"
 
+/** The pass series' helpers, for tests that record them by hand. */
+export { DURATION_BUCKETS_SECONDS, RESULT_LABELS, recordPass, type ResultLabel, setQueueDepth }
+
 /** The Prometheus names, for dashboards, alerts and tests. */
 export const MetricNames = {
-  reconcileTotal: "api_controller_reconcile_total",
-  reconcileErrorsTotal: "api_controller_reconcile_errors_total",
-  reconcileDurationSeconds: "api_controller_reconcile_duration_seconds",
-  workQueueDepth: "api_controller_workqueue_depth",
+  ...PassMetricNames,
   apis: "api_controller_apis",
   conflicts: "api_controller_conflicts",
   kubeRequestsTotal: "api_controller_kube_requests_total",
@@ -31,36 +41,6 @@ export const MetricNames = {
   memoryBytes: "api_controller_memory_bytes"
 } as const
 
-/**
- * How one reconcile pass ended; `skipped` is a pass that found the world as its own last pass
- * left it (the watch echo of its writes) and did nothing but look.
- */
-export type PassResult = "done" | "skipped" | "requeue" | "error"
-export const PASS_RESULTS: ReadonlyArray<PassResult> = ["done", "skipped", "requeue", "error"]
-
-/**
- * Upper bounds of the duration buckets, in seconds: a pass that only reads from the caches takes
- * milliseconds, one that writes children takes a few API round trips, a slow API server seconds.
- */
-export const DURATION_BUCKETS_SECONDS: ReadonlyArray<number> = [
-  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
-]
-
-const reconcileTotal = Metric.counter(MetricNames.reconcileTotal, {
-  description: "Reconcile passes, by how they ended (done, requeue, error).",
-  incremental: true
-})
-const reconcileErrorsTotal = Metric.counter(MetricNames.reconcileErrorsTotal, {
-  description: "Reconcile passes that failed.",
-  incremental: true
-})
-const reconcileDuration = Metric.histogram(MetricNames.reconcileDurationSeconds, {
-  description: "Duration of one reconcile pass, in seconds.",
-  boundaries: DURATION_BUCKETS_SECONDS
-})
-const workQueueDepth = Metric.gauge(MetricNames.workQueueDepth, {
-  description: "Keys waiting in the work queue (not counting those being reconciled)."
-})
 const apis = Metric.gauge(MetricNames.apis, {
   description: "Apis per lifecycle machine and state."
 })
@@ -97,45 +77,10 @@ const labelled = <I, S>(metric: Metric.Metric<I, S>) => {
   }
 }
 
-const reconcileTotalOf = labelled(reconcileTotal)
 const apisOf = labelled(apis)
 const conflictsOf = labelled(conflicts)
 const kubeRequestsTotalOf = labelled(kubeRequestsTotal)
 const memoryBytesOf = labelled(memoryBytes)
-
-// ---------------------------------------------------------------------------------------------
-// reconcile passes
-
-/** Counts one pass and observes its duration. `seconds` is wall time in SECONDS. */
-export const recordPass = (result: PassResult, seconds: number): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    yield* Metric.update(reconcileTotalOf({ result }), 1)
-    if (result === "error") yield* Metric.update(reconcileErrorsTotal, 1)
-    yield* Metric.update(reconcileDuration, Math.max(0, seconds))
-  })
-
-/**
- * Wraps one pass: measures it on the effect `Clock` and records it with `recordPass`. A success
- * is classified by `classify`, a failure or defect counts as `error`; a pass interrupted (e.g.
- * at shutdown) is not recorded.
- *
- *   reconciler.reconcile(key).pipe(Metrics.trackPass((r) => r._tag === "Done" ? "done" : "requeue"))
- */
-export const trackPass = <A>(classify: (a: A) => PassResult) =>
-<E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Clock.currentTimeNanos, (start) =>
-    Effect.onExit(self, (exit) =>
-      Effect.flatMap(Clock.currentTimeNanos, (end) => {
-        const seconds = Number(end - start) / 1e9
-        if (Exit.isSuccess(exit)) return recordPass(classify(exit.value), seconds)
-        if (Cause.hasInterruptsOnly(exit.cause)) return Effect.void
-        return recordPass("error", seconds)
-      })))
-
-// ---------------------------------------------------------------------------------------------
-// work queue
-
-export const setQueueDepth = (n: number): Effect.Effect<void> => Metric.update(workQueueDepth, n)
 
 // ---------------------------------------------------------------------------------------------
 // Apis per state
@@ -262,10 +207,7 @@ export const recordKubeRequest = (verb: string, resource: string, outcome: numbe
  * counter that is absent until the first error makes alerts and rates awkward).
  */
 export const initMetrics: Effect.Effect<void> = Effect.gen(function*() {
-  for (const result of PASS_RESULTS) yield* Metric.update(reconcileTotalOf({ result }), 0)
-  yield* Metric.update(reconcileErrorsTotal, 0)
-  yield* Metric.value(reconcileDuration)
-  yield* setQueueDepth(0)
+  yield* initPassMetrics
   yield* recordStates(noCounts())
   yield* recordConflicts({ hostname: 0, service: 0 })
 })

@@ -3,7 +3,7 @@
  * lockstep. The work queue uses it per key (`delayOf`, the n-th consecutive failure), the
  * informers for failed lists and watches (`scheduleOf`, an Effect Schedule).
  */
-import { Duration, Schedule } from "effect"
+import { Duration, Effect, Random, Schedule } from "effect"
 
 export interface Backoff {
   /** First retry delay. */
@@ -24,10 +24,15 @@ export const delayOf = (b: Backoff, n: number): Duration.Duration => {
   return Duration.millis(Math.min(max, base * 2 ** Math.min(Math.max(n, 1) - 1, 40)))
 }
 
-/** `delayOf` with jitter applied, for a uniform `random` in [0, 1). */
-export const jitteredDelayOf = (b: Backoff, n: number, random: number): Duration.Duration =>
-  Duration.millis(Math.max(1, Math.round(Duration.toMillis(delayOf(b, n)) * (1 + b.jitter * (random * 2 - 1)))))
+/** A delay with the policy's jitter applied, for a uniform `random` in [0, 1). */
+const jittered = (b: Backoff, delay: Duration.Duration, random: number): Duration.Duration =>
+  Duration.millis(Math.max(1, Math.round(Duration.toMillis(delay) * (1 + b.jitter * (random * 2 - 1)))))
 
-/** The same policy as a Schedule, for `Effect.retry`. */
+/** `delayOf` with jitter applied, for a uniform `random` in [0, 1). */
+export const jitteredDelayOf = (b: Backoff, n: number, random: number): Duration.Duration => jittered(b, delayOf(b, n), random)
+
+/** The same policy as a Schedule, for `Effect.retry`: the same delays, the same jitter. */
 export const scheduleOf = (b: Backoff): Schedule.Schedule<unknown, unknown> =>
-  Schedule.min([Schedule.exponential(b.base), Schedule.spaced(b.max)]).pipe(Schedule.jittered)
+  Schedule.min([Schedule.exponential(b.base), Schedule.spaced(b.max)]).pipe(
+    Schedule.modifyDelay(({ duration }) => Effect.map(Random.next, (r) => jittered(b, duration, r)))
+  )

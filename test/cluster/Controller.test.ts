@@ -38,7 +38,7 @@ interface RunningApp {
   readonly succeeded: (key: string) => number
   /** Reconcile passes by result, from this app's own metric registry. */
   readonly passes: Effect.Effect<number>
-  readonly passesBy: Effect.Effect<Readonly<Record<Metrics.PassResult, number>>>
+  readonly passesBy: Effect.Effect<Readonly<Record<Metrics.ResultLabel, number>>>
   /** Close the app's scope (graceful: workers stop, in-flight passes finish, Lease released). */
   readonly stop: Effect.Effect<void>
 }
@@ -77,11 +77,11 @@ const startApp = (options: {
     const passesBy = Metrics.metricsText.pipe(
       Effect.map(parseExposition),
       Effect.map((x) =>
-        Object.fromEntries(Metrics.PASS_RESULTS.map((result) => [result, valueOf(x, Metrics.MetricNames.reconcileTotal, { result }) ?? 0])) as Record<Metrics.PassResult, number>
+        Object.fromEntries(Metrics.RESULT_LABELS.map((result) => [result, valueOf(x, Metrics.MetricNames.reconcileTotal, { result }) ?? 0])) as Record<Metrics.ResultLabel, number>
       ),
       Effect.provideService(Metric.MetricRegistry, registry)
     )
-    const passes = Effect.map(passesBy, (by) => Metrics.PASS_RESULTS.reduce((n, result) => n + by[result], 0))
+    const passes = Effect.map(passesBy, (by) => Metrics.RESULT_LABELS.reduce((n, result) => n + by[result], 0))
     return {
       controller: Context.get(context, Controller),
       election: Context.get(context, LeaderElection),

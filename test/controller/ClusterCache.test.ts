@@ -9,6 +9,7 @@ import { Effect, Layer } from "effect"
 import { cachedForm, ClusterCache, Index, StringPool } from "../../src/controller/ClusterCache.ts"
 import { ClusterView } from "../../src/controller/ClusterView.ts"
 import { Settings } from "../../src/controller/Settings.ts"
+import { WorkQueue } from "../../src/controller/WorkQueue.ts"
 import { Kinds, type KubeObject } from "../../src/domain/Kube.ts"
 import { KubeApi } from "../../src/k8s/KubeApi.ts"
 import { MemoryCluster } from "../support/MemoryCluster.ts"
@@ -41,7 +42,7 @@ const seeded = Layer.effectDiscard(Effect.gen(function*() {
 
 const withCache = ClusterCache.layer.pipe(
   Layer.provide(seeded),
-  Layer.provideMerge(Layer.mergeAll(Settings.layer(testConfig), MemoryCluster.layer()))
+  Layer.provideMerge(Layer.mergeAll(Settings.layer(testConfig), WorkQueue.layer(), MemoryCluster.layer()))
 )
 
 const assertCachedApi = (o: KubeObject | undefined, name: string) => {

@@ -30,7 +30,7 @@ describe("reconciler", () => {
       yield* cluster.resetRequests
       const reconciler = yield* Reconciler
       const result = yield* reconciler.reconcile(key)
-      assert.strictEqual(result._tag, "Done")
+      assert.strictEqual(result, "done")
       assert.deepStrictEqual((yield* writes).map((r) => `${r.verb} ${r.plural}`), [
         "create policies",
         "create virtualservices",
@@ -57,7 +57,7 @@ describe("reconciler", () => {
       yield* cluster.resetRequests
       const reconciler = yield* Reconciler
       const result = yield* reconciler.reconcile(key)
-      assert.strictEqual(result._tag, "Skipped")
+      assert.strictEqual(result, "skipped")
       assert.deepStrictEqual(yield* writes, [])
       assert.deepStrictEqual((yield* eventsIn("ns")).length, 1, "still only the Ready Event")
     }).pipe(Effect.provide(memoryWorld())))
@@ -69,7 +69,7 @@ describe("reconciler", () => {
       const kube = yield* KubeApi
       yield* kube.delete(Kinds.VirtualService, "ns", "drift")
       const reconciler = yield* Reconciler
-      assert.strictEqual((yield* reconciler.reconcile(key))._tag, "Done")
+      assert.strictEqual(yield* reconciler.reconcile(key), "done")
       assert.isDefined(yield* childOf(Kinds.VirtualService, key))
     }).pipe(Effect.provide(memoryWorld())))
 
@@ -112,11 +112,8 @@ describe("reconciler", () => {
       const reconciler = yield* Reconciler
       const failed = yield* Effect.result(reconciler.reconcile(key))
       assert.strictEqual(failed._tag, "Failure")
-      if (failed._tag === "Failure") {
-        assert.isTrue(failed.failure.retryable)
-        // The worker logs a lost race at debug level, not as a warning (it is expected now and then).
-        assert.isTrue(failed.failure.lostRace)
-      }
+      // The worker retries a lost race and logs it at debug level, not as a warning (it is expected now and then).
+      if (failed._tag === "Failure") assert.strictEqual(failed.failure.reason, "lostRace")
       yield* settle(key)
       const s = yield* statusOf(key)
       assert.strictEqual(s.observedGeneration, 2)
@@ -131,7 +128,8 @@ describe("reconciler", () => {
       const reconciler = yield* Reconciler
       const first = yield* Effect.result(reconciler.reconcile(key))
       assert.strictEqual(first._tag, "Failure", "the queue must back off and retry")
-      if (first._tag === "Failure") assert.isNotTrue(first.failure.lostRace, "a server error is no lost race: it warns")
+      // A 5xx: the server did not answer usefully (etcd down, say), which the workers say once for all passes.
+      if (first._tag === "Failure") assert.strictEqual(first.failure.reason, "unreachable")
       let s = yield* statusOf(key)
       assert.strictEqual(s.virtualService?.code, 1)
       assert.include(s.virtualService?.lastError ?? "", "will retry")
@@ -179,7 +177,7 @@ describe("reconciler", () => {
       const key = yield* createApi(apiObject("ns", "nocrd", spec))
       const reconciler = yield* Reconciler
       const result = yield* reconciler.reconcile(key)
-      assert.strictEqual(result._tag, "Done", "nothing to retry")
+      assert.strictEqual(result, "done", "nothing to retry")
       const s = yield* statusOf(key)
       assert.strictEqual(s.authenticationStatus?.code, 3)
       assert.include(s.authenticationStatus?.lastError ?? "", "does not serve Policy (authentication.istio.io/v1alpha1)")
@@ -215,7 +213,7 @@ describe("reconciler", () => {
       yield* cluster.resetRequests
       const reconciler = yield* Reconciler
       const result = yield* reconciler.reconcile(key)
-      assert.strictEqual(result._tag, "Done", "nothing to retry")
+      assert.strictEqual(result, "done", "nothing to retry")
       const attempted = (yield* cluster.requests).filter((r) => WRITE_VERBS.has(r.verb))
       assert.deepStrictEqual(attempted.map((r) => `${r.verb} ${r.plural}`), ["create policies"], "the refused create, then nothing")
       assert.deepStrictEqual(yield* statusOf(key), {}, "no status written")

@@ -10,9 +10,11 @@ import { ClusterCache } from "../../src/controller/ClusterCache.ts"
 import { Controller, defaultControllerOptions } from "../../src/controller/Controller.ts"
 import { Reconciler } from "../../src/controller/Reconciler.ts"
 import { Settings } from "../../src/controller/Settings.ts"
+import { WorkQueue } from "../../src/controller/WorkQueue.ts"
 import { Kinds, type KubeObject, objectKey } from "../../src/domain/Kube.ts"
 import { EventRecorder } from "../../src/k8s/EventRecorder.ts"
 import { KubeApi } from "../../src/k8s/KubeApi.ts"
+import { LeaderElection } from "../../src/k8s/LeaderElection.ts"
 import { IstioSecurityBackend } from "../../src/plan/IstioSecurityBackend.ts"
 import { eventually } from "../support/Eventually.ts"
 import { apiObject, configWith, googleJwt } from "../support/Fixtures.ts"
@@ -25,7 +27,9 @@ const running = Controller.layer({ ...defaultControllerOptions, workers: 2, resy
   Layer.provideMerge(ClusterCache.layer),
   Layer.provideMerge(Layer.mergeAll(
     EventRecorder.layer,
-    Settings.layer(configWith({ AUTH_BACKEND: "istio-security" }), scenarioSettings(IstioSecurityBackend))
+    Settings.layer(configWith({ AUTH_BACKEND: "istio-security" }), scenarioSettings(IstioSecurityBackend)),
+    WorkQueue.layer(),
+    LeaderElection.layerAlwaysLeader()
   )),
   Layer.provideMerge(MemoryCluster.layer())
 )

@@ -1,10 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Fiber, Option } from "effect"
+import { Deferred, Duration, Effect, Fiber, Latch, Option } from "effect"
 import { TestClock } from "effect/testing"
 import { backoffDelay, defaultBackoff, makeWorkQueue } from "../../src/controller/WorkQueue.ts"
 
 /** Takes a key if one is ready now, through `take` (a forked taker), without waiting. */
-const takeIfReady = <K>(q: { readonly take: Effect.Effect<K> }) =>
+const takeIfReady = <K, E>(q: { readonly take: Effect.Effect<K, E> }) =>
   Effect.gen(function*() {
     const fiber = yield* Effect.forkChild(q.take)
     yield* Effect.yieldNow
@@ -40,40 +40,49 @@ describe("work queue", () => {
       assert.deepStrictEqual(yield* takeIfReady(q), Option.some("a"))
     }))
 
-  it.effect("a key settled after a re-add during its pass is not handed out again; one added after the check is", () =>
+  it.effect("idle is open exactly while no key waits to be taken", () =>
     Effect.gen(function*() {
       const q = yield* makeWorkQueue<string>()
+      assert.isTrue(Latch.isOpen(q.idle), "empty")
       yield* q.add("a")
-      assert.strictEqual(yield* q.take, "a")
-      yield* q.add("a") // the echo of the pass's own write
-      assert.isTrue(yield* q.isDirty("a"))
-      const mark = yield* q.mark
-      // the worker finds the world as its pass left it
-      yield* q.done("a", mark)
-      assert.isFalse(yield* q.isDirty("a"))
-      assert.isTrue(Option.isNone(yield* takeIfReady(q)), "settled: no second pass")
-
-      yield* q.add("a")
-      assert.strictEqual(yield* q.take, "a")
-      yield* q.add("a")
-      const checked = yield* q.mark
-      yield* q.add("a") // a change that came after the check
-      yield* q.done("a", checked)
-      assert.deepStrictEqual(yield* takeIfReady(q), Option.some("a"))
+      yield* q.add("b")
+      assert.isFalse(Latch.isOpen(q.idle), "two wait")
+      yield* q.take
+      assert.isFalse(Latch.isOpen(q.idle), "one waits")
+      yield* q.take
+      assert.isTrue(Latch.isOpen(q.idle), "both in flight, none waits")
+      yield* q.add("a") // while in flight: marked dirty, it does not wait yet
+      assert.isTrue(Latch.isOpen(q.idle))
+      yield* q.done("a")
+      assert.isFalse(Latch.isOpen(q.idle), "handed out again: it waits")
     }))
 
-  it.effect("poll takes a ready key at once and marks it in flight; on an empty queue it gives nothing", () =>
+  it.effect("shutdown: a waiting take and every later one fail with Done, the keys still waiting are dropped, keys in flight can end", () =>
     Effect.gen(function*() {
       const q = yield* makeWorkQueue<string>()
-      assert.strictEqual(yield* q.poll, undefined)
       yield* q.add("a")
-      assert.strictEqual(yield* q.poll, "a")
-      assert.strictEqual(yield* q.inFlight, 1)
+      assert.strictEqual(yield* q.take, "a")
+      const waiting = yield* Effect.forkChild(Effect.flip(q.take))
+      yield* Effect.yieldNow
+      assert.isUndefined(waiting.pollUnsafe(), "nothing to take yet")
+      yield* q.shutdown
+      assert.strictEqual((yield* Fiber.join(waiting))._tag, "Done")
+      yield* q.add("b")
+      assert.strictEqual((yield* Effect.flip(q.take))._tag, "Done", "b is not handed out")
       assert.strictEqual(yield* q.depth, 0)
-      yield* q.add("a")
-      assert.strictEqual(yield* q.poll, undefined, "not while in flight")
+      assert.isTrue(Latch.isOpen(q.idle))
       yield* q.done("a")
-      assert.strictEqual(yield* q.poll, "a")
+      assert.strictEqual(yield* q.inFlight, 0)
+    }))
+
+  it.effect("shutdown drops the keys that were waiting", () =>
+    Effect.gen(function*() {
+      const q = yield* makeWorkQueue<string>()
+      yield* q.add("a")
+      yield* q.add("b")
+      yield* q.shutdown
+      assert.strictEqual((yield* Effect.flip(q.take))._tag, "Done")
+      assert.strictEqual(yield* q.depth, 0)
     }))
 
   it.effect("a delayed key becomes ready after its delay, and the earliest delay wins", () =>

@@ -167,7 +167,7 @@ const settle = Effect.gen(function*() {
     for (const a of (yield* kube.list(Kinds.Api, { namespace: NS })).items) {
       for (let i = 0; i < 4; i++) {
         const r = yield* Effect.result(reconciler.reconcile(`${NS}/${a.metadata.name}` as never))
-        if (r._tag === "Success" && r.success._tag !== "RequeueAfter") break
+        if (r._tag === "Success") break
       }
     }
     const after = (yield* cluster.requests).filter((r) => r.verb !== "get" && r.verb !== "list" && r.verb !== "watch").length

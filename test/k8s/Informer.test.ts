@@ -32,19 +32,19 @@ const inMemory = (effect: Effect.Effect<void, unknown, KubeApi | Scope.Scope>) =
   effect.pipe(Effect.scoped, Effect.provide(Layer.fresh(MemoryCluster.layer())))
 
 describe("informer write-through", () => {
-  it.effect("a written object is read back at once, reported once with who wrote it, and its watch echo adds nothing", () =>
+  it.effect("a written object is read back at once, reported once, and its watch echo adds nothing", () =>
     inMemory(Effect.gen(function*() {
       const { informer, changes, kube } = yield* started
       const answer = yield* kube.create(Kinds.VirtualService, vs("orders", "orders.kyma.local"))
-      yield* informer.wrote(answer, "shop/orders")
+      yield* informer.wrote(answer)
       assert.strictEqual(informer.get("shop", "orders")?.metadata.resourceVersion, answer.metadata.resourceVersion)
-      assert.deepStrictEqual(changes.map((c) => [c.type, c.by]), [["ADDED", "shop/orders"]])
+      assert.deepStrictEqual(changes.map((c) => [c.type, c.object.metadata.name]), [["ADDED", "orders"]])
       // The watch delivers the same version later: nothing new.
       const other = yield* kube.create(Kinds.VirtualService, vs("later", "later.kyma.local"))
       yield* eventually(Effect.sync(() => assert.isDefined(informer.get("shop", "later"))))
-      assert.deepStrictEqual(changes.map((c) => [c.type, c.object.metadata.name, c.by]), [
-        ["ADDED", "orders", "shop/orders"],
-        ["ADDED", "later", undefined]
+      assert.deepStrictEqual(changes.map((c) => [c.type, c.object.metadata.name]), [
+        ["ADDED", "orders"],
+        ["ADDED", "later"]
       ])
       assert.strictEqual(informer.get("shop", "later")?.metadata.resourceVersion, other.metadata.resourceVersion)
     })))
@@ -55,7 +55,7 @@ describe("informer write-through", () => {
       const first = yield* kube.create(Kinds.VirtualService, vs("orders", "v1.kyma.local"))
       const second = yield* kube.replace(Kinds.VirtualService, { ...first, spec: { hosts: ["v2.kyma.local"] } })
       const third = yield* kube.replace(Kinds.VirtualService, { ...second, spec: { hosts: ["v3.kyma.local"] } })
-      yield* informer.wrote(third, "shop/orders")
+      yield* informer.wrote(third)
       yield* kube.create(Kinds.VirtualService, vs("marker", "marker.kyma.local"))
       yield* eventually(Effect.sync(() => assert.isDefined(informer.get("shop", "marker"))))
       assert.strictEqual(hostOf(informer.get("shop", "orders")), "v3.kyma.local")
@@ -69,12 +69,12 @@ describe("informer write-through", () => {
     inMemory(Effect.gen(function*() {
       const { informer, changes, kube } = yield* started
       const ours = yield* kube.create(Kinds.VirtualService, vs("orders", "ours.kyma.local"))
-      yield* informer.wrote(ours, "shop/orders")
+      yield* informer.wrote(ours)
       yield* kube.replace(Kinds.VirtualService, { ...ours, spec: { hosts: ["theirs.kyma.local"] } })
       yield* eventually(Effect.sync(() => assert.strictEqual(hostOf(informer.get("shop", "orders")), "theirs.kyma.local")))
-      assert.deepStrictEqual(changes.map((c) => [c.type, hostOf(c.object), c.by]), [
-        ["ADDED", "ours.kyma.local", "shop/orders"],
-        ["MODIFIED", "theirs.kyma.local", undefined]
+      assert.deepStrictEqual(changes.map((c) => [c.type, hostOf(c.object)]), [
+        ["ADDED", "ours.kyma.local"],
+        ["MODIFIED", "theirs.kyma.local"]
       ])
       yield* kube.delete(Kinds.VirtualService, "shop", "orders")
       yield* eventually(Effect.sync(() => assert.isUndefined(informer.get("shop", "orders"))))
@@ -84,7 +84,7 @@ describe("informer write-through", () => {
   it.effect("an answer whose version is not an integer is not written through", () =>
     inMemory(Effect.gen(function*() {
       const { informer, changes } = yield* started
-      yield* informer.wrote({ ...vs("odd", "odd.kyma.local"), metadata: { name: "odd", namespace: "shop", resourceVersion: "a7" } }, "shop/odd")
+      yield* informer.wrote({ ...vs("odd", "odd.kyma.local"), metadata: { name: "odd", namespace: "shop", resourceVersion: "a7" } })
       assert.isUndefined(informer.get("shop", "odd"))
       assert.deepStrictEqual(changes, [])
     })))

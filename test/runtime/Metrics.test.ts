@@ -1,6 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Metric } from "effect"
-import { TestClock } from "effect/testing"
+import { Effect, Metric } from "effect"
 import * as Metrics from "../../src/runtime/Metrics.ts"
 import { parseExposition, valueOf } from "./prometheus.ts"
 
@@ -76,31 +75,6 @@ describe("Metrics", () => {
       // the bucket bounds are the seconds ones, not milliseconds
       const les = x.samples.filter((s) => s.name === `${N.reconcileDurationSeconds}_bucket`).map((s) => s.labels["le"])
       assert.deepStrictEqual(les, [...Metrics.DURATION_BUCKETS_SECONDS.map(String), "+Inf"])
-    })))
-
-  it.effect("trackPass measures on the clock and classifies success, failure and defect", () =>
-    isolated(Effect.gen(function*() {
-      const slow = Effect.sleep("1500 millis").pipe(
-        Effect.as("requeue" as const),
-        Metrics.trackPass((r) => r),
-        Effect.forkChild
-      )
-      const f = yield* slow
-      yield* TestClock.adjust("1500 millis")
-      assert.strictEqual(yield* Fiber.join(f), "requeue")
-      yield* Effect.fail("boom").pipe(Metrics.trackPass((_: never) => "done"), Effect.flip)
-      yield* Effect.die("bug").pipe(Metrics.trackPass((_: never) => "done"), Effect.exit)
-      // interrupted passes (shutdown) are not counted
-      const stuck = yield* Effect.never.pipe(Metrics.trackPass((_: never) => "done"), Effect.forkChild)
-      yield* Fiber.interrupt(stuck)
-      const x = yield* scrape
-      assert.strictEqual(valueOf(x, N.reconcileTotal, { result: "requeue" }), 1)
-      assert.strictEqual(valueOf(x, N.reconcileTotal, { result: "error" }), 2)
-      assert.strictEqual(valueOf(x, N.reconcileTotal, { result: "done" }), undefined)
-      assert.strictEqual(valueOf(x, N.reconcileErrorsTotal), 2)
-      assert.strictEqual(valueOf(x, `${N.reconcileDurationSeconds}_sum`), 1.5)
-      assert.strictEqual(valueOf(x, `${N.reconcileDurationSeconds}_bucket`, { le: "1" }), 2)
-      assert.strictEqual(valueOf(x, `${N.reconcileDurationSeconds}_bucket`, { le: "2.5" }), 3)
     })))
 
   it.effect("queue depth and conflicts are gauges: the last value wins", () =>

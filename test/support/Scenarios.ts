@@ -94,8 +94,7 @@ export const settle = (...keys: ReadonlyArray<ObjectKey>) =>
       for (const key of keys) {
         if (quiet.has(key)) continue
         const r = yield* Effect.result(reconciler.reconcile(key))
-        if (r._tag === "Success" && r.success._tag !== "RequeueAfter") quiet.add(key)
-        if (r._tag === "Failure" && !r.failure.retryable) quiet.add(key)
+        if (r._tag === "Success" || r.failure.reason === "permanent") quiet.add(key)
       }
     }
     assert.strictEqual(quiet.size, keys.length, `reconcile of ${keys.join(", ")} did not settle`)

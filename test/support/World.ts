@@ -7,7 +7,7 @@ import { type ApiStatus, decodeStatus } from "../../src/domain/Api.ts"
 import type { ControllerConfig } from "../../src/domain/ControllerConfig.ts"
 import { Kinds, type KubeObject, type ObjectKey, objectKey, type ResourceKind, splitKey } from "../../src/domain/Kube.ts"
 import { ClusterView } from "../../src/controller/ClusterView.ts"
-import { type PassResult, Reconciler, type ReconcileError } from "../../src/controller/Reconciler.ts"
+import { Reconciler, type ReconcileError } from "../../src/controller/Reconciler.ts"
 import { Settings, type SettingsShape } from "../../src/controller/Settings.ts"
 import { EventRecorder } from "../../src/k8s/EventRecorder.ts"
 import { KubeApi, type KubeApiError, orAbsent } from "../../src/k8s/KubeApi.ts"
@@ -33,20 +33,15 @@ export const eventsIn = (namespace: string) =>
     return yield* (yield* MemoryCluster).objects(Kinds.Event, namespace)
   })
 
-/** Run passes for one Api until it asks for nothing more (or `max` passes). Returns the results. */
+/** Run passes for one Api until one ends or fails for good (or `max` passes). Returns how each ended. */
 export const settle = (key: ObjectKey, max = 10) =>
   Effect.gen(function*() {
     const reconciler = yield* Reconciler
-    const results: Array<PassResult | ReconcileError> = []
+    const results: Array<"done" | "skipped" | ReconcileError> = []
     for (let i = 0; i < max; i++) {
       const r = yield* Effect.result(reconciler.reconcile(key))
-      if (r._tag === "Failure") {
-        results.push(r.failure)
-        if (!r.failure.retryable) break
-        continue
-      }
-      results.push(r.success)
-      if (r.success._tag !== "RequeueAfter") break
+      results.push(r._tag === "Failure" ? r.failure : r.success)
+      if (r._tag === "Success" || r.failure.reason === "permanent") break
     }
     return results
   })
