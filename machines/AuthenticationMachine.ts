@@ -103,19 +103,19 @@ export const authenticationMachine = setup({
         actions: ["recordOwn", "removeAuthentication"]
       },
       {
-        guard: and([or(["specBlocked", "hostnameTaken"]), "ownExists"]),
+        guard: and(["specBlocked", "ownExists"]),
         target: ".Created",
-        description: "spec invalid or hostname taken: keep what exists (the Service is still this Api's)",
+        description: "spec invalid: keep the last good children (there is no plan to write)",
         actions: "recordOwn"
       },
       {
-        guard: and([or(["specBlocked", "hostnameTaken"]), "wanted"]),
+        guard: and([or(["specBlocked", "hostnameTaken"]), "wanted", not("ownExists")]),
         target: ".NotCreated",
-        description: "blocked (or the Service lost), authentication asked for, nothing of ours left",
+        description: "blocked (spec invalid, Service lost, or hostname taken), authentication asked for, nothing of ours: nothing new is created",
         actions: "recordOwn"
       },
       {
-        guard: or(["specBlocked", "hostnameTaken"]),
+        guard: and([or(["specBlocked", "hostnameTaken"]), not("ownExists")]),
         target: ".Disabled",
         description: "blocked, and the spec does not ask for authentication",
         actions: "recordOwn"
@@ -202,7 +202,7 @@ export const authenticationMachine = setup({
       meta: { code: 1, readiness: { kind: "waiting" } } satisfies StateMeta
     },
     Created: {
-      description: "Our children exist as planned (or, for an invalid spec or a taken hostname, as last planned).",
+      description: "Our children exist as planned (or, for an invalid spec, as last planned). An Api whose hostname an older VirtualService serves keeps its children up to date: its Service is still its own.",
       meta: { code: 2, readiness: { kind: "ready", note: "exposed, authentication enforced" } } satisfies StateMeta
     },
     Error: {

@@ -9,7 +9,7 @@ import type { KubeApiError } from "../k8s/KubeApi.ts"
 import type { Observation, ObservedChild } from "../lifecycle/Observation.ts"
 import { childName } from "../plan/AuthenticationBackend.ts"
 import { claimsOf } from "../plan/Claims.ts"
-import { selectorOf } from "../plan/Workload.ts"
+import { type Neighbour, selectorOf } from "../plan/Workload.ts"
 import type { ClusterView } from "./ClusterView.ts"
 import { observedSlots, type SettingsShape } from "./Settings.ts"
 
@@ -37,7 +37,15 @@ export const gatherer = (view: ClusterView["Service"], settings: SettingsShape) 
       ? yield* view.get(Kinds.Service, namespace, claims.service)
       : undefined
     const selector = selectorOf(service)
-    const neighbours = selector !== undefined ? yield* view.neighbours(namespace, selector) : []
+    const neighbours: Array<Neighbour> = []
+    // With each neighbour, who serves the hosts its Apis ask for: a host is an Api's to decide
+    // only while it holds it (plan/Workload.ts).
+    for (const n of selector !== undefined ? yield* view.neighbours(namespace, selector) : []) {
+      const hosts = [...new Set(n.apis.flatMap((a) => claimsOf(a, config.domainName).fqdn ?? []))]
+      const claims: Array<KubeObject> = []
+      for (const host of hosts) claims.push(...yield* view.virtualServicesForHost(host))
+      neighbours.push({ ...n, hostClaims: claims })
+    }
     return { virtualService, authentication, hostClaims, serviceClaims, service, neighbours }
   })
 }

@@ -113,7 +113,7 @@ export const validationFactsOf = (obs: Observation, settings: PassSettings): Val
 /** How the Api's workload is shared (SPEC 10, isolation), when the backend selects workloads and the Service has a selector. */
 export const workloadOfObservation = (obs: Observation, settings: PassSettings): Workload | undefined => {
   const selector = settings.backend.selectsWorkload ? selectorOf(obs.service) : undefined
-  return selector !== undefined ? workloadOf(obs.api as KubeObject, selector, obs.neighbours, settings.config) : undefined
+  return selector !== undefined ? workloadOf(obs.api as KubeObject, selector, obs.neighbours, settings.config, obs.hostClaims) : undefined
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ import type { ControllerConfig } from "../domain/ControllerConfig.ts"
 import type { KubeObject } from "../domain/Kube.ts"
 import { authenticationPlan } from "./AuthenticationPlan.ts"
 import { claimsOf, targetServiceOf } from "./Claims.ts"
-import { byAge, keyOf } from "./Conflicts.ts"
+import { byAge, hostnameHolder, keyOf } from "./Conflicts.ts"
+import type { Owner } from "./Ownership.ts"
 
 /** A Service's `spec.selector`: the labels its pods carry. */
 export type Selector = Readonly<Record<string, string>>
@@ -97,6 +98,11 @@ export const namesOf = (fqdn: string | undefined, service: string, namespace: st
 export interface Neighbour {
   readonly service: KubeObject
   readonly apis: ReadonlyArray<KubeObject>
+  /**
+   * The VirtualServices serving the hosts those Apis ask for (src/controller/Gather.ts fills it):
+   * a host is an Api's name only while no older VirtualService holds it.
+   */
+  readonly hostClaims?: ReadonlyArray<KubeObject>
 }
 
 /** How the Api's workload is shared, as the rendering and validation need it. */
@@ -119,6 +125,21 @@ const sideOf = (api: KubeObject, selector: Selector, config: ControllerConfig): 
   const spec = Result.getOrUndefined(decodeSpec(api["spec"]))
   const plan = spec !== undefined ? authenticationPlan(spec, config) : undefined
   return { api, selector, authenticated: plan !== undefined, mtls: plan?.mtls === true }
+}
+
+/** An Api as its children's ownerReferences name it. */
+const ownerOfApi = (api: KubeObject): Owner => ({
+  apiVersion: api.apiVersion,
+  kind: api.kind,
+  name: api.metadata.name,
+  namespace: api.metadata.namespace ?? "",
+  uid: api.metadata.uid ?? ""
+})
+
+/** The host an Api asks for, when it holds it: no older VirtualService serves it (SPEC 6). */
+const heldHost = (api: KubeObject, hostClaims: ReadonlyArray<KubeObject>, domainName: string): string | undefined => {
+  const fqdn = claimsOf(api, domainName).fqdn
+  return fqdn !== undefined && hostnameHolder(ownerOfApi(api), fqdn, hostClaims) === undefined ? fqdn : undefined
 }
 
 /** The Api that holds a Service: the oldest live one targeting it (SPEC 6). */
@@ -153,17 +174,20 @@ const sharingProblems = (self: Side, other: Side): ReadonlyArray<string> => {
 
 /**
  * The workload of Api `self` (targeting a Service with `selector`) among its neighbours: which
- * names its DENY policy leaves to other Apis, and what it reports as shared.
+ * names its DENY policy leaves to other Apis, and what it reports as shared. An Api's names are
+ * its Service's in-cluster names, and its host while it holds it (`hostClaims`: the
+ * VirtualServices serving it): a host another Api's VirtualService holds is that Api's to decide.
  */
 export const workloadOf = (
   self: KubeObject,
   selector: Selector,
   neighbours: ReadonlyArray<Neighbour>,
-  config: ControllerConfig
+  config: ControllerConfig,
+  hostClaims: ReadonlyArray<KubeObject> = []
 ): Workload => {
   const namespace = self.metadata.namespace ?? ""
   const selfService = targetServiceOf(self)
-  const ownNames = new Set(namesOf(claimsOf(self, config.domainName).fqdn, selfService ?? "", namespace))
+  const ownNames = new Set(namesOf(heldHost(self, hostClaims, config.domainName), selfService ?? "", namespace))
   const me = sideOf(self, selector, config)
   const delegated = new Set<string>()
   const shared: Array<string> = []
@@ -174,7 +198,7 @@ export const workloadOf = (
     const holder = holderOf(n.apis, name)
     if (holder === undefined || holder.metadata.uid === self.metadata.uid) continue
     if (coversAll(theirs, selector)) {
-      for (const h of namesOf(claimsOf(holder, config.domainName).fqdn, name, namespace)) {
+      for (const h of namesOf(heldHost(holder, n.hostClaims ?? [], config.domainName), name, namespace)) {
         if (!ownNames.has(h)) delegated.add(h)
       }
     }

@@ -205,7 +205,9 @@ const check = (step: string) =>
       const spec = decodeSpec(api["spec"])
       const selector = selectorOf(services.get(targetServiceOf(api) ?? ""))
       if (selector === undefined) return []
-      const names = new Set(namesOf(claimsOf(api, testConfig.domainName).fqdn, targetServiceOf(api)!, NS).filter((n) => !n.endsWith(":*")))
+      // Its host is its name while it holds it; one another VirtualService holds (code 4) is that one's.
+      const host = status.virtualService?.code === 4 ? undefined : claimsOf(api, testConfig.domainName).fqdn
+      const names = new Set(namesOf(host, targetServiceOf(api)!, NS).filter((n) => !n.endsWith(":*")))
       const plan = spec._tag === "Success" ? authenticationPlan(spec.success, testConfig) : undefined
       const valid = spec._tag === "Success" && status.validationStatus === 2
       const role = !valid

@@ -224,6 +224,14 @@ describe("authentication machine", () => {
     assert.deepStrictEqual(noIntents, [])
   })
 
+  it("a taken hostname creates nothing new, but keeps ours up to date: the Service is still this Api's (its isolation depends on its neighbours)", () => {
+    const [applying, intents] = observeAuth(authFacts({ hostnameTaken: true, own: ref }), "Created")
+    assert.strictEqual(applying.value, "Applying")
+    assert.deepStrictEqual(intents.map((a) => a.type), ["applyAuthentication"])
+    assert.strictEqual(observeAuth(authFacts({ hostnameTaken: true, own: ref, upToDate: true }), "Created")[0].value, "Created")
+    assert.strictEqual(observeAuth(authFacts({ hostnameTaken: true }))[0].value, "NotCreated")
+  })
+
   it("an invalid spec or a taken hostname keeps what exists, and writes nothing", () => {
     assert.strictEqual(observeAuth(authFacts({ specUsable: false, own: ref }))[0].value, "Created")
     assert.strictEqual(observeAuth(authFacts({ specUsable: false }))[0].value, "NotCreated")
