@@ -19,6 +19,7 @@
 import { Context, Effect, Layer, PubSub, type Scope } from "effect"
 import { Kinds, type KubeObject, keyOf, objectKey, type ResourceKind, splitKey } from "../domain/Kube.ts"
 import type { KubeApi } from "../k8s/KubeApi.ts"
+import type { ServerOutage } from "../k8s/ServerOutage.ts"
 import { claimsOf, hostsServed, servesHost } from "../plan/Claims.ts"
 import { labelKeysOf, type Selector, selectorOf } from "../plan/Workload.ts"
 import { type Change, type Informer, makeInformer } from "../k8s/Informer.ts"
@@ -197,7 +198,7 @@ export class ClusterCache extends Context.Service<ClusterCache, {
   readonly informers: ReadonlyArray<Informer>
 }>()("api-controller/controller/ClusterCache") {
   /** The cache, and a `ClusterView` that reads from it; it fills the `WorkQueue`. */
-  static readonly layer: Layer.Layer<ClusterCache | ClusterView, never, KubeApi | Settings | WorkQueue> = Layer.effectContext(
+  static readonly layer: Layer.Layer<ClusterCache | ClusterView, never, KubeApi | ServerOutage | Settings | WorkQueue> = Layer.effectContext(
     Effect.gen(function*() {
       const settings = yield* Settings
       const queue = yield* WorkQueue

@@ -13,9 +13,10 @@
 import { Cause, Clock, Context, Duration, Effect, Exit, FiberSet, Layer, Option, Schedule } from "effect"
 import { type ObjectKey, objectKey } from "../domain/Kube.ts"
 import { LeaderElection } from "../k8s/LeaderElection.ts"
+import { ServerOutage } from "../k8s/ServerOutage.ts"
 import { ClusterCache } from "./ClusterCache.ts"
 import { recordPass } from "./PassMetrics.ts"
-import { Reconciler, type ReconcileError } from "./Reconciler.ts"
+import { Reconciler } from "./Reconciler.ts"
 import { type BackoffOptions, defaultBackoff, WorkQueue, type WorkQueueShape } from "./WorkQueue.ts"
 
 export interface ControllerOptions {
@@ -45,38 +46,6 @@ export const defaultControllerOptions: ControllerOptions = {
  */
 export type PassOutcome = "done" | "skipped" | "retry" | "error"
 
-/**
- * The passes that failed because the API server did not answer, said once when it starts and
- * once when it ends: in an outage every pass fails and retries, and a line per key per retry
- * (1,256 in a 10 s outage with 500 Apis) says nothing the first did not. Per key: debug.
- */
-const makeOutageLog = Effect.sync(() => {
-  let since: number | undefined
-  const waited = new Set<ObjectKey>()
-  let retries = 0
-  return {
-    unanswered: (key: ObjectKey, error: ReconcileError) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        if (since === undefined) {
-          since = now
-          yield* Effect.logWarning("the API server does not answer; passes wait and retry with backoff", { error: error.message })
-        }
-        waited.add(key)
-        retries++
-      }),
-    /** A pass of an Api that waited ended without the server failing it: the server answers. */
-    answered: (key: ObjectKey) =>
-      since === undefined || !waited.has(key) ? Effect.void : Effect.gen(function*() {
-        const seconds = Math.round(((yield* Clock.currentTimeMillis) - since!) / 100) / 10
-        yield* Effect.logInfo("the API server answers again", { apisWaited: waited.size, retries, seconds })
-        since = undefined
-        waited.clear()
-        retries = 0
-      })
-  }
-})
-
 export class Controller extends Context.Service<Controller, {
   readonly queue: WorkQueueShape<ObjectKey>
   /** Look at every Api again. */
@@ -88,7 +57,7 @@ export class Controller extends Context.Service<Controller, {
    */
   static readonly layer = (
     options: ControllerOptions = defaultControllerOptions
-  ): Layer.Layer<Controller, never, ClusterCache | Reconciler | WorkQueue | LeaderElection> =>
+  ): Layer.Layer<Controller, never, ClusterCache | Reconciler | WorkQueue | LeaderElection | ServerOutage> =>
     Layer.effect(
       Controller,
       Effect.gen(function*() {
@@ -96,7 +65,7 @@ export class Controller extends Context.Service<Controller, {
         const reconciler = yield* Reconciler
         const queue = yield* WorkQueue
         const election = yield* LeaderElection
-        const outage = yield* makeOutageLog
+        const outage = yield* ServerOutage
 
         const resyncAll = Effect.suspend(() =>
           Effect.forEach(cache.apis(), (api) => queue.add(objectKey(api.metadata.namespace, api.metadata.name)), { discard: true })
@@ -116,12 +85,12 @@ export class Controller extends Context.Service<Controller, {
               case "done":
               case "skipped":
                 yield* queue.forget(key)
-                yield* outage.answered(key)
+                yield* outage.answered({ api: key })
                 yield* recordPass(outcome, seconds)
                 break
               case "error":
                 yield* queue.forget(key)
-                yield* outage.answered(key)
+                yield* outage.answered({ api: key })
                 yield* Effect.logError("pass failed; not retrying until the Api or its world changes", { error: error?.message })
                 yield* recordPass("error", seconds)
                 break
@@ -133,10 +102,11 @@ export class Controller extends Context.Service<Controller, {
                 if (error === undefined) {
                   yield* Effect.logError("pass crashed; retrying with backoff", { cause: Cause.pretty(cause!), attempts })
                 } else if (error.reason === "unreachable") {
-                  yield* outage.unanswered(key, error)
+                  // Said once for all passes and watches (ServerOutage.ts); each pass at debug.
+                  yield* outage.unanswered({ api: key }, error)
                   yield* Effect.logDebug("pass failed, the API server does not answer; retrying with backoff", { error: error.message, attempts })
                 } else {
-                  yield* outage.answered(key)
+                  yield* outage.answered({ api: key })
                   // A lost race: its cache had not yet seen the Api's newest version; not worth a warning unless it keeps happening.
                   const quiet = error.reason === "lostRace" && attempts <= 3
                   yield* (quiet ? Effect.logDebug : Effect.logWarning)("pass failed; retrying with backoff", { error: error.message, attempts })

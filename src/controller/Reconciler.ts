@@ -114,8 +114,11 @@ const afterWrites = (
     ...obs.hostClaims.filter((vs) => !ours(vs)),
     ...(virtualService !== undefined && fqdn !== undefined && servesHost(virtualService, fqdn) ? [virtualService] : [])
   ]
-  const serviceClaims = obs.serviceClaims.map((a) => (a.metadata.uid === api.metadata.uid ? api : a))
-  return { ...obs, api: api as Observation["api"], virtualService, authentication, hostClaims, serviceClaims }
+  // The Api as written is also among the claims on its Service and among its Service's neighbours' Apis.
+  const written = (a: KubeObject) => (a.metadata.uid === api.metadata.uid ? api : a)
+  const serviceClaims = obs.serviceClaims.map(written)
+  const neighbours = obs.neighbours.map((n) => ({ ...n, apis: n.apis.map(written) }))
+  return { ...obs, api: api as Observation["api"], virtualService, authentication, hostClaims, serviceClaims, neighbours }
 }
 
 // ---------------------------------------------------------------------------------------------

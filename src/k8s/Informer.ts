@@ -16,6 +16,7 @@ import { type Backoff, jitteredDelayOf, scheduleOf } from "../util/Backoff.ts"
 import { type KubeObject, keyOf, objectKey, type ResourceKind } from "../domain/Kube.ts"
 import { jsonEqual } from "../util/MergePatch.ts"
 import { KubeApi, type KubeApiError } from "./KubeApi.ts"
+import { ServerOutage } from "./ServerOutage.ts"
 
 export type ChangeType = "ADDED" | "MODIFIED" | "DELETED"
 
@@ -75,7 +76,7 @@ const defaultRetry = scheduleOf(informerBackoff)
 export const makeInformer = (
   kind: ResourceKind,
   options: InformerOptions
-): Effect.Effect<Informer, never, KubeApi | Scope.Scope> =>
+): Effect.Effect<Informer, never, KubeApi | ServerOutage | Scope.Scope> =>
   Effect.gen(function*() {
     const kube = yield* KubeApi
     const store = new Map<string, KubeObject>()
@@ -158,15 +159,22 @@ export const makeInformer = (
 
     const retry = options.retry ?? defaultRetry
 
-    // A streak of failed lists and watches is one warning at its start and one line at its end
-    // (an outage of the API server fails every attempt); the attempts in between at debug.
+    // A streak of failed lists and watches is one warning at its start and one line at its end;
+    // the attempts in between at debug. A server that does not answer is said once for every
+    // informer and pass (ServerOutage.ts).
+    const outage = yield* ServerOutage
+    const who = { informer: kind.plural }
     let streak = 0
+    let warned = false
     const failed = (what: "list" | "watch", error: KubeApiError) =>
-      Effect.suspend(() =>
-        ++streak === 1
-          ? Effect.logWarning(`${what} failed; retrying with backoff`, { kind: kind.plural, error: error.message })
-          : Effect.logDebug(`${what} failed again; retrying with backoff`, { kind: kind.plural, error: error.message, failures: streak })
-      )
+      Effect.suspend(() => {
+        streak++
+        const fields = { kind: kind.plural, error: error.message, failures: streak }
+        if (!error.answered) return Effect.andThen(outage.unanswered(who, error), Effect.logDebug(`${what} failed, the API server does not answer; retrying with backoff`, fields))
+        if (warned) return Effect.logDebug(`${what} failed again; retrying with backoff`, fields)
+        warned = true
+        return Effect.logWarning(`${what} failed; retrying with backoff`, fields)
+      })
     const listed = relist.pipe(
       Effect.tapError((e) => failed("list", e)),
       Effect.retry(retry),
@@ -174,8 +182,13 @@ export const makeInformer = (
         Effect.suspend(() => {
           if (streak === 0) return Effect.void
           const failures = streak
+          const said = warned
           streak = 0
-          return Effect.logInfo("listed again; watching", { kind: kind.plural, failures })
+          warned = false
+          return Effect.andThen(
+            outage.answered(who),
+            said ? Effect.logInfo("listed again; watching", { kind: kind.plural, failures }) : Effect.void
+          )
         })
       )
     )

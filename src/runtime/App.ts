@@ -15,6 +15,7 @@ import { Settings, type SettingsShape } from "../controller/Settings.ts"
 import { decodeStatus } from "../domain/Api.ts"
 import { EventRecorder } from "../k8s/EventRecorder.ts"
 import { instrumented, type RequestListener } from "../k8s/InstrumentedKubeApi.ts"
+import { ServerOutage } from "../k8s/ServerOutage.ts"
 import type { KubeApi } from "../k8s/KubeApi.ts"
 import { machineStatesOf, readinessCondition, stateNamesOf } from "../lifecycle/StatusProjection.ts"
 import * as WebView from "../web/WebView.ts"
@@ -134,7 +135,13 @@ export const appLayer = (options: AppOptions) => {
   return Layer.mergeAll(Controller.layer(controllerOptions), holdEvents, gauges, health, web).pipe(
     Layer.provideMerge(Reconciler.layer),
     Layer.provideMerge(ClusterCache.layer),
-    Layer.provideMerge(Layer.mergeAll(EventRecorder.layer, settingsLayer(options), leader, WorkQueue.layer(controllerOptions.backoff))),
+    Layer.provideMerge(Layer.mergeAll(
+      EventRecorder.layer,
+      settingsLayer(options),
+      leader,
+      WorkQueue.layer(controllerOptions.backoff),
+      ServerOutage.layer
+    )),
     Layer.provideMerge(kube)
   )
 }

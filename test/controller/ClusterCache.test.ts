@@ -12,6 +12,7 @@ import { Settings } from "../../src/controller/Settings.ts"
 import { WorkQueue } from "../../src/controller/WorkQueue.ts"
 import { Kinds, type KubeObject } from "../../src/domain/Kube.ts"
 import { KubeApi } from "../../src/k8s/KubeApi.ts"
+import { ServerOutage } from "../../src/k8s/ServerOutage.ts"
 import { MemoryCluster } from "../support/MemoryCluster.ts"
 import { eventually } from "../support/Eventually.ts"
 import { apiObject, googleJwt, testConfig } from "../support/Fixtures.ts"
@@ -42,7 +43,7 @@ const seeded = Layer.effectDiscard(Effect.gen(function*() {
 
 const withCache = ClusterCache.layer.pipe(
   Layer.provide(seeded),
-  Layer.provideMerge(Layer.mergeAll(Settings.layer(testConfig), WorkQueue.layer(), MemoryCluster.layer()))
+  Layer.provideMerge(Layer.mergeAll(Settings.layer(testConfig), WorkQueue.layer(), ServerOutage.layer, MemoryCluster.layer()))
 )
 
 const assertCachedApi = (o: KubeObject | undefined, name: string) => {

@@ -14,10 +14,13 @@ import { Kinds, objectKey } from "../../src/domain/Kube.ts"
 import { EventRecorder } from "../../src/k8s/EventRecorder.ts"
 import { KubeApi } from "../../src/k8s/KubeApi.ts"
 import { LeaderElection } from "../../src/k8s/LeaderElection.ts"
+import { ServerOutage } from "../../src/k8s/ServerOutage.ts"
 import * as Metrics from "../../src/runtime/Metrics.ts"
 import { MemoryCluster, WRITE_VERBS } from "../support/MemoryCluster.ts"
 import { eventually } from "../support/Eventually.ts"
-import { apiObject, googleJwt, testConfig } from "../support/Fixtures.ts"
+import { apiObject, configWith, googleJwt, testConfig } from "../support/Fixtures.ts"
+import { scenarioSettings } from "../support/Scenarios.ts"
+import { IstioSecurityBackend } from "../../src/plan/IstioSecurityBackend.ts"
 import { statusOf } from "../support/World.ts"
 
 const resyncPeriod = Duration.minutes(10)
@@ -27,7 +30,7 @@ const controllerOn = <E>(kube: Layer.Layer<KubeApi | MemoryCluster, E> = MemoryC
   Controller.layer({ ...defaultControllerOptions, workers: 2, resyncPeriod }).pipe(
     Layer.provideMerge(Reconciler.layer),
     Layer.provideMerge(ClusterCache.layer),
-    Layer.provideMerge(Layer.mergeAll(EventRecorder.layer, Settings.layer(testConfig), WorkQueue.layer(), LeaderElection.layerAlwaysLeader())),
+    Layer.provideMerge(Layer.mergeAll(EventRecorder.layer, Settings.layer(testConfig), WorkQueue.layer(), LeaderElection.layerAlwaysLeader(), ServerOutage.layer)),
     Layer.provideMerge(kube)
   )
 
@@ -117,6 +120,49 @@ describe("controller on the in-memory cluster", () => {
       Effect.provide(controllerOn(Layer.provideMerge(lateAnswers, MemoryCluster.layer()))),
       Effect.provideService(Metric.MetricRegistry, registry)
     )
+  })
+
+  it.effect("under istio-security too, where a pass reads its Service's neighbours (the Api itself among their Apis): one full pass per new Api, its echo skipped", () => {
+    const registry: Metric.MetricRegistry = new Map()
+    const security = Controller.layer({ ...defaultControllerOptions, workers: 2, resyncPeriod }).pipe(
+      Layer.provideMerge(Reconciler.layer),
+      Layer.provideMerge(ClusterCache.layer),
+      Layer.provideMerge(Layer.mergeAll(
+        EventRecorder.layer,
+        Settings.layer(configWith({ AUTH_BACKEND: "istio-security" }), scenarioSettings(IstioSecurityBackend)),
+        WorkQueue.layer(),
+        LeaderElection.layerAlwaysLeader(),
+        ServerOutage.layer
+      )),
+      Layer.provideMerge(MemoryCluster.layer())
+    )
+    return Effect.gen(function*() {
+      const kube = yield* KubeApi
+      for (let i = 0; i < 10; i++) {
+        yield* kube.create(Kinds.Service, {
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name: `svc-${i}`, namespace: "secure" },
+          spec: { selector: { app: `svc-${i}` }, ports: [{ name: "http", port: 8080 }] }
+        })
+      }
+      for (let i = 0; i < 10; i++) {
+        yield* kube.create(Kinds.Api, apiObject("secure", `api-${i}`, {
+          service: { name: `svc-${i}`, port: 8080 },
+          hostname: `secure-${i}`,
+          authentication: [googleJwt]
+        }))
+      }
+      const controller = yield* Controller
+      yield* eventually(Effect.gen(function*() {
+        for (let i = 0; i < 10; i++) assert.strictEqual((yield* statusOf(objectKey("secure", `api-${i}`))).virtualService?.code, 2)
+        assert.strictEqual(yield* controller.queue.depth, 0)
+        assert.strictEqual(yield* controller.queue.inFlight, 0)
+      }))
+      const passes = yield* passesIn(registry)
+      assert.strictEqual(passes["done"], 10, "one full pass per Api")
+      assert.strictEqual(passes["skipped"], 10, "its echo only looked")
+    }).pipe(Effect.provide(security), Effect.provideService(Metric.MetricRegistry, registry))
   })
 
   it.effect("a periodic resync over converged Apis makes no write", () =>

@@ -15,6 +15,7 @@ import { Kinds, type KubeObject, objectKey } from "../../src/domain/Kube.ts"
 import { EventRecorder } from "../../src/k8s/EventRecorder.ts"
 import { KubeApi } from "../../src/k8s/KubeApi.ts"
 import { LeaderElection } from "../../src/k8s/LeaderElection.ts"
+import { ServerOutage } from "../../src/k8s/ServerOutage.ts"
 import { IstioSecurityBackend } from "../../src/plan/IstioSecurityBackend.ts"
 import { eventually } from "../support/Eventually.ts"
 import { apiObject, configWith, googleJwt } from "../support/Fixtures.ts"
@@ -29,7 +30,8 @@ const running = Controller.layer({ ...defaultControllerOptions, workers: 2, resy
     EventRecorder.layer,
     Settings.layer(configWith({ AUTH_BACKEND: "istio-security" }), scenarioSettings(IstioSecurityBackend)),
     WorkQueue.layer(),
-    LeaderElection.layerAlwaysLeader()
+    LeaderElection.layerAlwaysLeader(),
+    ServerOutage.layer
   )),
   Layer.provideMerge(MemoryCluster.layer())
 )

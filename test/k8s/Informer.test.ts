@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, type Scope } from "effect"
 import { Kinds, type KubeObject } from "../../src/domain/Kube.ts"
 import { KubeApi } from "../../src/k8s/KubeApi.ts"
+import { ServerOutage } from "../../src/k8s/ServerOutage.ts"
 import { type Change, makeInformer, sameOrNewer } from "../../src/k8s/Informer.ts"
 import { MemoryCluster } from "../support/MemoryCluster.ts"
 import { eventually } from "../support/Eventually.ts"
@@ -28,8 +29,8 @@ const started = Effect.gen(function*() {
   return { informer, changes, kube: yield* KubeApi }
 })
 
-const inMemory = (effect: Effect.Effect<void, unknown, KubeApi | Scope.Scope>) =>
-  effect.pipe(Effect.scoped, Effect.provide(Layer.fresh(MemoryCluster.layer())))
+const inMemory = (effect: Effect.Effect<void, unknown, KubeApi | ServerOutage | Scope.Scope>) =>
+  effect.pipe(Effect.scoped, Effect.provide(Layer.merge(Layer.fresh(MemoryCluster.layer()), ServerOutage.layer)))
 
 describe("informer write-through", () => {
   it.effect("a written object is read back at once, reported once, and its watch echo adds nothing", () =>

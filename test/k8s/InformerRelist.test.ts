@@ -10,6 +10,7 @@ import { Effect, Layer } from "effect"
 import { Kinds, type KubeObject } from "../../src/domain/Kube.ts"
 import { KubeApi } from "../../src/k8s/KubeApi.ts"
 import { type Change, makeInformer } from "../../src/k8s/Informer.ts"
+import { ServerOutage } from "../../src/k8s/ServerOutage.ts"
 import { MemoryCluster } from "../support/MemoryCluster.ts"
 import { eventually } from "../support/Eventually.ts"
 
@@ -48,5 +49,5 @@ describe("informer after 410 Gone", () => {
         changes.map((c) => `${c.type} ${c.object.metadata.name}`).sort(),
         ["ADDED added", "DELETED removed", "MODIFIED kept"]
       )
-    }).pipe(Effect.scoped, Effect.provide(Layer.fresh(MemoryCluster.layer()))))
+    }).pipe(Effect.scoped, Effect.provide(Layer.merge(Layer.fresh(MemoryCluster.layer()), ServerOutage.layer))))
 })
