@@ -11,7 +11,7 @@
  * while LeaderElection lets them (the leader, when leader election is on).
  */
 import { Cause, Clock, Context, Duration, Effect, Exit, FiberSet, Layer, Option, Schedule } from "effect"
-import { type ObjectKey, objectKey } from "../domain/Kube.ts"
+import { keyOf, type ObjectKey } from "../domain/Kube.ts"
 import { LeaderElection } from "../k8s/LeaderElection.ts"
 import { ServerOutage } from "../k8s/ServerOutage.ts"
 import { ClusterCache } from "./ClusterCache.ts"
@@ -67,9 +67,7 @@ export class Controller extends Context.Service<Controller, {
         const election = yield* LeaderElection
         const outage = yield* ServerOutage
 
-        const resyncAll = Effect.suspend(() =>
-          Effect.forEach(cache.apis(), (api) => queue.add(objectKey(api.metadata.namespace, api.metadata.name)), { discard: true })
-        )
+        const resyncAll = Effect.suspend(() => Effect.forEach(cache.apis(), (api) => queue.add(keyOf(api)), { discard: true }))
 
         // controller-runtime's reconcileHandler: one switch on how the pass ended, each branch
         // tells the queue what to do with the key, logs, and counts the pass.
