@@ -33,6 +33,9 @@
  * --auth-backend istio-policy|istio-security (instead of the ConfigMap's auto), --plane-dir <dir>
  * (where the control planes keep etcd's data and logs; default /dev/shm, memory, with 2 GiB free there),
  * --allow-busy (measure even with other control planes or benchmarks running; refused otherwise).
+ * --compare <dist/main.js>: a second controller bundle measured in the same run, each repeat's three
+ * runs (raw, this controller, the other) in rotating order on fresh planes, and a table of the two
+ * side by side with each run listed (a loaded machine moves single runs more than most changes do).
  * BENCH_CONTROLLER_LOG=<file> appends the controller's log (stdout) to that file.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
@@ -73,6 +76,8 @@ const REPEAT = numberOption("repeat", 5)
 const WARM = 200
 const CONCURRENCY = numberOption("concurrency", 16)
 const MAIN = stringOption("main")
+/** Another bundle, measured beside this one in every repeat (see the header). */
+const COMPARE = stringOption("compare")
 const CPU_PROF = args.includes("--cpu-prof")
 /** Instead of the Deployment's NODE_OPTIONS (to compare V8 settings); "" for none. */
 const NODE_OPTIONS = stringOption("node-options")
@@ -797,6 +802,18 @@ const main = async () => {
       await rawRun(`bench-raw-warm-${r}`, WARM, "clear")
       raws.push(await rawRun(`bench-raw-${r}`, SMALL, "keep")) // the plane goes with them
     }
+    const others: Array<Run> = []
+    const runOther = async (r: number) => {
+      await freshPlane()
+      const other = await startController(COMPARE!, cp.kubeconfigPath, d, undefined)
+      controllers.push(other)
+      await other.idle()
+      await converge(env, "controller", `bench-other-warm-${r}`, WARM, { controller: other })
+      await clear(env, `bench-other-warm-${r}`)
+      await other.idle()
+      others.push(await converge(env, "controller", `bench-other-${r}`, SMALL, { controller: other }))
+      await stop(other)
+    }
     const runController = async (r: number) => {
       await freshPlane()
       controller = await start()
@@ -815,8 +832,12 @@ const main = async () => {
       await stop(controller)
     }
     // The order alternates too (raw first, then controller first): neither side always runs first.
+    // With --compare, the three rotate.
     for (let r = 1; r <= REPEAT; r++) {
-      if (r % 2 === 1) {
+      if (COMPARE !== undefined) {
+        const arms = [runRaw, runController, runOther]
+        for (let i = 0; i < arms.length; i++) await arms[(i + r - 1) % arms.length]!(r)
+      } else if (r % 2 === 1) {
         await runRaw(r)
         await runController(r)
       } else {
@@ -884,6 +905,25 @@ const main = async () => {
         ? [["some task waiting on I/O during the run (PSI)", runsOf(raws, (r) => r.stallMs!.io, secs), runsOf(ctls, (r) => r.stallMs!.io, secs), ""]]
         : [["some task waiting on I/O during the run (PSI)", "not reported by this kernel", "", ""]])
     ]))
+
+    if (COMPARE !== undefined) {
+      const spread = (xs: ReadonlyArray<number>, fmt: (n: number) => string) =>
+        `${fmt(median(xs))} [${fmt(Math.min(...xs))}..${fmt(Math.max(...xs))}]`
+      const arm = (rs: ReadonlyArray<Run>) => [
+        spread(rs.map((r) => r.ms), secs),
+        spread(rs.map((r, i) => r.ms / raws[i]!.ms), (n) => n.toFixed(2)),
+        spread(rs.map((r) => (r.passes ?? 0) / r.count), (n) => n.toFixed(2)),
+        spread(rs.map((r) => (r.skipped ?? 0) / r.count), (n) => n.toFixed(2)),
+        spread(rs.map((r) => perApiWrites(r.requests) / r.count), (n) => n.toFixed(2)),
+        spread(rs.map((r) => (r.cpuMs.controller ?? 0) / r.count), (n) => `${n.toFixed(2)} ms`)
+      ]
+      const rows = [["time to converge", "controller/raw (each run's raw)", "passes per Api", "+ skipped echoes per Api", "writes per Api", "controller CPU per Api"]]
+      const a = arm(ctls)
+      const b = arm(others)
+      console.log(`\n== this bundle against --compare ${COMPARE}: median [min..max] of ${REPEAT}, each run on a fresh plane, raw median ${secs(tRaw)}`)
+      console.log(table([["", "this bundle", "--compare"], ...rows[0]!.map((name, i) => [name, a[i]!, b[i]!])]))
+      console.log(`each run, this / --compare / raw: ${ctls.map((c, i) => `${secs(c.ms)} / ${secs(others[i]!.ms)} / ${secs(raws[i]!.ms)}`).join(", ")}`)
+    }
 
     const firstCtl = ctls[0]!
     const firstRaw = raws[0]!
