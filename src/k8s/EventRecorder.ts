@@ -149,7 +149,7 @@ export class EventRecorder extends Context.Service<EventRecorder, {
             hold(at).pipe(
               Effect.andThen(write(involved, event)),
               Effect.catch((e) =>
-                // An unreachable server is said once, by the controller (Controller.ts).
+                // An unreachable server is said once, by the passes and watches that meet it too (ServerOutage.ts).
                 (e.answered ? Effect.logWarning : Effect.logDebug)("could not record event", { reason: event.reason, error: e.message })
               ),
               Effect.ensuring(Effect.sync(() => void (Queue.sizeUnsafe(queue) === 0 && empty.openUnsafe())))
