@@ -36,14 +36,15 @@
  * --compare <dist/main.js>: a second controller bundle measured in the same run, each repeat's three
  * runs (raw, this controller, the other) in rotating order on fresh planes, and a table of the two
  * side by side with each run listed (a loaded machine moves single runs more than most changes do).
+ * --write-docs writes what the run printed to docs/benchmarks.md (never copy figures by hand).
  * BENCH_CONTROLLER_LOG=<file> appends the controller's log (stdout) to that file.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { openSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from "node:fs"
+import { openSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs"
 import { Agent, request } from "node:https"
 import { freePort } from "./lib/FreePort.ts"
 import { SourceMap } from "node:module"
-import { tmpdir } from "node:os"
+import { cpus, loadavg, tmpdir, totalmem } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parse, parseAllDocuments } from "yaml"
@@ -79,6 +80,39 @@ const MAIN = stringOption("main")
 /** Another bundle, measured beside this one in every repeat (see the header). */
 const COMPARE = stringOption("compare")
 const CPU_PROF = args.includes("--cpu-prof")
+const WRITE_DOCS = args.includes("--write-docs")
+
+/** The report: printed, and kept for docs/benchmarks.md (`--write-docs`), so no figure is ever copied by hand. */
+const reported: Array<string> = []
+const report = (text: string) => {
+  console.log(text)
+  reported.push(text)
+}
+const loadAtStart = loadavg()
+
+/** docs/benchmarks.md: what this run printed, with what it ran on and how it was asked for. */
+const writeDocs = (workers: number) => {
+  const when = new Date().toISOString().replace(/\.\d+Z$/, "Z")
+  const flags = args.filter((a) => a !== "--write-docs").join(" ")
+  const text = [
+    "# Benchmarks",
+    "",
+    "Written by `npm run bench -- --write-docs` (scripts/bench.ts), never by hand: what one run printed. How the",
+    "benchmark works and what each figure means is in [testing.md](testing.md#the-benchmark). Figures move from run to",
+    "run and with whatever else the machine does; compare runs made the same day on the same machine.",
+    "",
+    `- run: ${when}, \`npm run bench${flags !== "" ? ` -- ${flags}` : ""}\`, ${Math.round(process.uptime())} s`,
+    `- machine: ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; load average ${loadAtStart.map((n) => n.toFixed(2)).join(" ")} at the start, ${loadavg().map((n) => n.toFixed(2)).join(" ")} at the end`,
+    `- the controller as the Deployment runs it, ${workers} workers; AUTH_BACKEND=${AUTH_BACKEND ?? "auto (the Deployment's)"}`,
+    "",
+    "```",
+    reported.join("\n").trim(),
+    "```",
+    ""
+  ].join("\n")
+  writeFileSync(join(REPO_ROOT, "docs/benchmarks.md"), text)
+  log("wrote docs/benchmarks.md")
+}
 /** Instead of the Deployment's NODE_OPTIONS (to compare V8 settings); "" for none. */
 const NODE_OPTIONS = stringOption("node-options")
 /** Instead of the image's node flags (Dockerfile ENTRYPOINT): V8 flags NODE_OPTIONS does not take. */
@@ -888,8 +922,8 @@ const main = async () => {
     const tRaw = median(raws.map((r) => r.ms))
     const tCtl = median(ctls.map((r) => r.ms))
 
-    console.log(`\n== ${SMALL} authenticated Apis created in a burst, ${d.workers} workers: median of ${REPEAT} (each run)`)
-    console.log(table([
+    report(`\n== ${SMALL} authenticated Apis created in a burst, ${d.workers} workers: median of ${REPEAT} (each run)`)
+    report(table([
       ["", "raw baseline", "controller", "controller/raw"],
       ["time to converge (first create -> all Ready)", runsOf(raws, (r) => r.ms, secs), runsOf(ctls, (r) => r.ms, secs), (tCtl / tRaw).toFixed(2)],
       ...(REPEAT > 1 ? [["  each pair (the run's controller / its raw)", "", "", raws.map((r, i) => (ctls[i]!.ms / r.ms).toFixed(2)).join(" ")]] : []),
@@ -920,9 +954,9 @@ const main = async () => {
       const rows = [["time to converge", "controller/raw (each run's raw)", "passes per Api", "+ skipped echoes per Api", "writes per Api", "controller CPU per Api"]]
       const a = arm(ctls)
       const b = arm(others)
-      console.log(`\n== this bundle against --compare ${COMPARE}: median [min..max] of ${REPEAT}, each run on a fresh plane, raw median ${secs(tRaw)}`)
-      console.log(table([["", "this bundle", "--compare"], ...rows[0]!.map((name, i) => [name, a[i]!, b[i]!])]))
-      console.log(`each run, this / --compare / raw: ${ctls.map((c, i) => `${secs(c.ms)} / ${secs(others[i]!.ms)} / ${secs(raws[i]!.ms)}`).join(", ")}`)
+      report(`\n== this bundle against --compare ${COMPARE}: median [min..max] of ${REPEAT}, each run on a fresh plane, raw median ${secs(tRaw)}`)
+      report(table([["", "this bundle", "--compare"], ...rows[0]!.map((name, i) => [name, a[i]!, b[i]!])]))
+      report(`each run, this / --compare / raw: ${ctls.map((c, i) => `${secs(c.ms)} / ${secs(others[i]!.ms)} / ${secs(raws[i]!.ms)}`).join(", ")}`)
     }
 
     const firstCtl = ctls[0]!
@@ -931,8 +965,8 @@ const main = async () => {
       .filter((k) => !isBackground(k))
       .sort((a, b) => Number(isWrite(b)) - Number(isWrite(a)) || a.localeCompare(b))
     const background = (m: Map<string, number> | undefined) => [...(m ?? [])].filter(([k]) => isBackground(k)).reduce((s, [, n]) => s + n, 0)
-    console.log(`\n== requests per new Api by verb and resource, the API server's count (apiserver_request_total), first run`)
-    console.log(table([
+    report(`\n== requests per new Api by verb and resource, the API server's count (apiserver_request_total), first run`)
+    report(table([
       ["", `raw (${SMALL})`, `controller (${SMALL})`, ...(large !== undefined ? [`controller (${LARGE})`] : [])],
       ...keys.map((k) => [
         `${k}${isBenchmarks(k) ? "  (the benchmark's)" : ""}`,
@@ -950,10 +984,10 @@ const main = async () => {
 
     const ownLine = (own: Map<string, number> | undefined, count: number) =>
       [...(own ?? [])].filter(([k]) => !k.endsWith(" leases")).sort().map(([k, n]) => `${k.toLowerCase()} ${per(n, count)}`).join(", ")
-    console.log(`the controller's own count of its requests per new Api (its /metrics, leases left out): ${ownLine(firstCtl.own, SMALL)}` +
+    report(`the controller's own count of its requests per new Api (its /metrics, leases left out): ${ownLine(firstCtl.own, SMALL)}` +
       (large !== undefined ? `; at ${LARGE}: ${ownLine(large.run.own, LARGE)}` : ""))
 
-    console.log(`\n== scale and memory of the controller (RSS as it is, no forced GC; peak = VmHWM)`)
+    report(`\n== scale and memory of the controller (RSS as it is, no forced GC; peak = VmHWM)`)
     const scaleRows: Array<Array<string>> = [
       ["", `${SMALL} Apis`, ...(large !== undefined ? [`${LARGE} Apis`] : [])],
       ["time to converge", secs(tCtl), ...(large !== undefined ? [secs(large.run.ms)] : [])],
@@ -969,16 +1003,16 @@ const main = async () => {
         ...(large !== undefined ? [`${large.resync.passes} / ${perApiWrites(large.resync.requests)} / ${[...large.resync.requests].filter(([k]) => !isBackground(k)).reduce((s, [, n]) => s + n, 0)}`] : [])],
       ["restart: start -> settled", secs(resync1k!.ms), ...(large !== undefined ? [secs(large.resync.ms)] : [])]
     ]
-    console.log(table(scaleRows))
-    console.log(`idle RSS (no Apis): ${MB(idleRss)}` + (large !== undefined
+    report(table(scaleRows))
+    report(`idle RSS (no Apis): ${MB(idleRss)}` + (large !== undefined
       ? `; T(${LARGE})/T(${SMALL}) = ${(large.run.ms / tCtl).toFixed(2)} (${secs(large.run.ms)} / ${secs(tCtl)}); ` +
         `the raw baseline's own: ${(large.raw.ms / tRaw).toFixed(2)} (${secs(large.raw.ms)} / ${secs(tRaw)}); ` +
         `controller / raw at ${LARGE}: ${(large.run.ms / large.raw.ms).toFixed(2)}`
       : ""))
-    console.log(`(restart requests count only the resources the controller uses)`)
+    report(`(restart requests count only the resources the controller uses)`)
 
-    console.log(`\n== one request through the controller's client stack (src/k8s/KubeApiLive.ts) and through a minimal client, 1,000 each, ${d.workers} at a time`)
-    console.log(clientCostTable(clientCosts))
+    report(`\n== one request through the controller's client stack (src/k8s/KubeApiLive.ts) and through a minimal client, 1,000 each, ${d.workers} at a time`)
+    report(clientCostTable(clientCosts))
 
     if (profDir !== undefined) {
       // The process that converged the first 1,000 and the one that converged the 10,000.
@@ -989,8 +1023,8 @@ const main = async () => {
         if (f === undefined) continue
         const times = profileSummary(join(profDir, f))
         const busy = [...times].filter(([k]) => k !== "(idle)").reduce((s, [, us]) => s + us, 0)
-        console.log(`\n== where the controller's CPU time goes: the process that converged ${label} (self time; ${join(profDir, f)})`)
-        console.log(table([
+        report(`\n== where the controller's CPU time goes: the process that converged ${label} (self time; ${join(profDir, f)})`)
+        report(table([
           ["", "share of busy time", "seconds"],
           ...[...times].filter(([k]) => k !== "(idle)").sort((a, b) => b[1] - a[1]).slice(0, 22)
             .map(([k, us]) => [k, `${((us / busy) * 100).toFixed(1)}%`, (us / 1e6).toFixed(2)]),
@@ -999,6 +1033,7 @@ const main = async () => {
       }
     }
     console.log(`\nnode ${process.version}, ${Math.round(process.uptime())} s in all`)
+    if (WRITE_DOCS) writeDocs(d.workers)
   } finally {
     for (const c of [...controllers]) await c.stop()
     await cp.stop()
