@@ -36,6 +36,7 @@ import {
 } from "effect"
 import { apiVersionOf, Kinds, type KubeObject } from "../domain/Kube.ts"
 import { jsonEqual } from "../util/MergePatch.ts"
+import { ServerOutage } from "./ServerOutage.ts"
 import { KubeApi, type KubeApiError } from "./KubeApi.ts"
 
 export interface LeaderElectionConfig {
@@ -217,6 +218,15 @@ const validate = (config: LeaderElectionConfig): Effect.Effect<Timings, LeaderEl
 export const make = Effect.fn("LeaderElection.make")(function*(config: LeaderElectionConfig) {
   const timings = yield* validate(config)
   const kube = yield* KubeApi
+  // Where the app has one, an API server that does not answer is said there, once for all (ServerOutage.ts).
+  const outage = yield* Effect.serviceOption(ServerOutage)
+  const waiter = { informer: "lease" } as const
+  /** Says a failed lease request: once through ServerOutage when the server did not answer, else as a warning. */
+  const failed = (message: string, error: KubeApiError | undefined, detail: Record<string, unknown> = {}) =>
+    Option.isSome(outage) && (error === undefined || !error.answered)
+      ? Effect.andThen(outage.value.unanswered(waiter, { message: error?.message ?? "timed out" }), Effect.logDebug(message, detail))
+      : Effect.logWarning(message, detail)
+  const succeeded = Option.isSome(outage) ? outage.value.answered(waiter) : Effect.void
   const { namespace, name, identity } = config
   const releaseOnCancel = config.releaseOnCancel ?? true
   const leaseKey = `${namespace}/${name}`
@@ -336,6 +346,7 @@ export const make = Effect.fn("LeaderElection.make")(function*(config: LeaderEle
     while (true) {
       const start = yield* Clock.currentTimeMillis
       const attempt = yield* tryAcquireOrRenew()
+      if (attempt._tag !== "Failed") yield* succeeded
       if (attempt._tag === "Acquired" || attempt._tag === "Renewed") {
         yield* setLeader(true)
         const transitions = observed?.spec.leaseTransitions ?? 0
@@ -346,7 +357,7 @@ export const make = Effect.fn("LeaderElection.make")(function*(config: LeaderEle
       const lostRace = attempt._tag === "Failed" &&
         (attempt.error.reason === "Conflict" || attempt.error.reason === "AlreadyExists")
       if (attempt._tag === "Failed" && !lostRace) {
-        yield* Effect.logWarning("could not read or write the lease", { error: attempt.error.message })
+        yield* failed("could not read or write the lease", attempt.error, { error: attempt.error.message })
       }
       yield* Effect.sleep(yield* jittered)
     }
@@ -373,6 +384,7 @@ export const make = Effect.fn("LeaderElection.make")(function*(config: LeaderEle
       const left = lastRenewal + timings.renewMillis - start
       // A request that hangs must not carry us past the deadline.
       const attempt = left > 0 ? yield* Effect.timeoutOption(tryAcquireOrRenew(), Duration.millis(left)) : Option.none()
+      if (Option.isSome(attempt) && attempt.value._tag !== "Failed") yield* succeeded
       if (Option.isSome(attempt) && (attempt.value._tag === "Renewed" || attempt.value._tag === "Acquired")) {
         lastRenewal = start
         wait = timings.retryMillis
@@ -391,7 +403,8 @@ export const make = Effect.fn("LeaderElection.make")(function*(config: LeaderEle
       if (remaining <= 0) {
         return yield* lost("RenewDeadlineExceeded", `no renewal for ${now - lastRenewal}ms (last error: ${lastError})`)
       }
-      yield* Effect.logWarning("lease renewal failed; retrying", { error: lastError, remainingMillis: remaining })
+      const error = Option.isSome(attempt) && attempt.value._tag === "Failed" ? attempt.value.error : undefined
+      yield* failed("lease renewal failed; retrying", error, { error: lastError, remainingMillis: remaining })
       // Retry on schedule, but wake up at the deadline rather than after it.
       wait = Math.min(timings.retryMillis, remaining)
     }

@@ -138,9 +138,9 @@ export const appLayer = (options: AppOptions) => {
     Layer.provideMerge(Layer.mergeAll(
       EventRecorder.layer,
       settingsLayer(options),
-      leader,
       WorkQueue.layer(controllerOptions.backoff),
-      ServerOutage.layer
+      // Leader election says an outage through the same ServerOutage as passes and watches.
+      leader.pipe(Layer.provideMerge(ServerOutage.layer))
     )),
     Layer.provideMerge(kube)
   )

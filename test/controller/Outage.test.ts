@@ -14,6 +14,7 @@ import { TestClock } from "effect/testing"
 import { Kinds, objectKey } from "../../src/domain/Kube.ts"
 import { ClusterCache } from "../../src/controller/ClusterCache.ts"
 import { KubeApi, KubeApiError } from "../../src/k8s/KubeApi.ts"
+import type { LeaderElectionConfig } from "../../src/k8s/LeaderElection.ts"
 import { appWith } from "../../src/runtime/App.ts"
 import { eventually } from "../support/Eventually.ts"
 import { apiObject, googleJwt, testConfig } from "../support/Fixtures.ts"
@@ -56,8 +57,22 @@ const withOutage = (kube: KubeApi["Service"], down: { on: boolean }) => {
   })
 }
 
+/** The app alone, and as the Deployment runs it: leading through a Lease (renewals also go unanswered). */
+const leaderElections: ReadonlyArray<readonly [string, LeaderElectionConfig | undefined]> = [
+  ["", undefined],
+  [", with leader election renewing through it", {
+    namespace: "kyma-system",
+    name: "api-controller",
+    identity: "replica-a",
+    // Longer than the outage: the leader keeps the Lease, it only fails to renew it meanwhile.
+    leaseDuration: "60 seconds",
+    renewDeadline: "40 seconds",
+    retryPeriod: "2 seconds"
+  }]
+]
+
 describe("an API server outage with Apis in flight", () => {
-  it.effect("is one warning when the first pass or watch fails for it and one line when it answers again, with how many Apis and watches waited; per key only at debug", () => {
+  for (const [variant, leaderElection] of leaderElections) it.effect(`is one warning when the first pass or watch fails for it and one line when it answers again, with how many Apis and watches waited; per key only at debug${variant}`, () => {
     const lines: Array<Line> = []
     const down = { on: false }
     return Effect.gen(function*() {
@@ -67,7 +82,8 @@ describe("an API server outage with Apis in flight", () => {
       const app = yield* Layer.build(
         appWith(Layer.succeed(KubeApi, withOutage(kube, down)), {
           config: testConfig,
-          controller: { workers: 2, resyncPeriod: Duration.hours(1) }
+          controller: { workers: 2, resyncPeriod: Duration.hours(1) },
+          ...(leaderElection !== undefined ? { leaderElection } : {})
         })
       )
       const informers = Context.get(app, ClusterCache).informers.length
@@ -118,7 +134,8 @@ describe("an API server outage with Apis in flight", () => {
       assert.strictEqual(back.length, 1, "said once that it answers again")
       assert.strictEqual(back[0]!.level, "Info")
       assert.strictEqual(back[0]!.fields["apisWaited"], APIS, "with how many Apis waited")
-      assert.strictEqual(back[0]!.fields["informersWaited"], informers, "and how many watches")
+      // The lease's renewals wait with the watches.
+      assert.strictEqual(back[0]!.fields["informersWaited"], informers + (leaderElection ? 1 : 0), "and how many watches")
       assert.isAtLeast(back[0]!.fields["failures"] as number, 2 * APIS, "and how many attempts failed meanwhile")
       assert.isAtLeast(perKey.length, 2 * APIS, "each failed pass, at debug")
       assert.isTrue(perKey.every((l) => l.level === "Debug"))
