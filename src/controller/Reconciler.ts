@@ -16,7 +16,7 @@
  */
 import { Clock, Context, Data, Effect, Layer, Option, Schema } from "effect"
 import { LEGACY_FINALIZER, ApiObject } from "../domain/Api.ts"
-import { apiVersionOf, Kinds, type KubeObject, type ObjectKey, type ResourceKind, splitKey } from "../domain/Kube.ts"
+import { Kinds, type KubeObject, type ObjectKey, type ResourceKind, splitKey } from "../domain/Kube.ts"
 import { hash53 } from "../util/Hash.ts"
 import { diffMergePatch } from "../util/MergePatch.ts"
 import { EventRecorder } from "../k8s/EventRecorder.ts"
@@ -27,7 +27,7 @@ import { claimsOf, servesHost } from "../plan/Claims.ts"
 import { isRetryable, writeFailureReasonOf } from "../../machines/WriteFailure.ts"
 import { ClusterView } from "./ClusterView.ts"
 import { gatherer, type World } from "./Gather.ts"
-import { Settings } from "./Settings.ts"
+import { Settings, unservedKindMessage } from "./Settings.ts"
 
 /**
  * A pass that failed, and why: `unreachable`, the API server did not answer; `transient`, it may
@@ -134,11 +134,17 @@ export class Reconciler extends Context.Service<Reconciler, {
       const view = yield* ClusterView
       const settings = yield* Settings
       const recorder = yield* EventRecorder
-      const { config, backend } = settings
+      const { config } = settings
 
       const decodeApi = Schema.decodeUnknownOption(ApiObject)
       /** Per Api, the fingerprint of the world its last pass left behind. */
       const lastSeen = new Map<ObjectKey, number>()
+      /**
+       * Apis whose namespace refused a create because it is being deleted, by uid: the namespace
+       * controller removes them with the rest, and each child it deletes first would otherwise wake
+       * one more pass and one more refused create.
+       */
+      const leaving = new Map<ObjectKey, string>()
 
       /** The world around the Api; read from the Api as cached, before it is decoded, so an echo costs no decode. */
       const observe = gatherer(view, settings)
@@ -146,18 +152,7 @@ export class Reconciler extends Context.Service<Reconciler, {
       /** A 404 on create can only mean the kind is not served (the Api's namespace exists). */
       const failureOf = (w: ChildWrite, e: KubeApiError): WriteFailure => {
         const reason = writeFailureReasonOf(w.op, e.reason)
-        if (reason === "kindNotServed") {
-          const served = settings.authenticationKinds.includes(w.kind) || w.kind === settings.virtualServiceKind
-          return {
-            reason,
-            message: `the cluster does not serve ${w.kind.kind} (${apiVersionOf(w.kind)})` +
-              (backend.kinds.includes(w.kind)
-                ? `, which AUTH_BACKEND=${backend.name} writes (${settings.backendReason}): install Istio's ` +
-                  `${w.kind.group} CRDs or choose the other backend`
-                : served ? "" : ": install Istio's CRDs")
-          }
-        }
-        return { reason, message: e.message }
+        return { reason, message: reason === "kindNotServed" ? unservedKindMessage(settings, w.kind) : e.message }
       }
 
       /** What a pass's writes met: the namespace being deleted, or a server that did not answer. */
@@ -210,8 +205,10 @@ export class Reconciler extends Context.Service<Reconciler, {
         const raw = yield* view.get(Kinds.Api, namespace, name)
         if (raw === undefined) {
           lastSeen.delete(key)
+          leaving.delete(key)
           return "done"
         }
+        if (leaving.get(key) === raw.metadata.uid) return "done"
         // The watch echo of this controller's own writes: the world as its last pass left it. A
         // finalizer to drop or a deletion would have changed the Api's version, so neither is missed.
         let world = yield* observe(raw)
@@ -234,6 +231,7 @@ export class Reconciler extends Context.Service<Reconciler, {
         const outcome = yield* runPass(observation, settings, send(answers, met), now)
         // Its namespace is going, the Api with it: no status to report, no Event, nothing to retry.
         if (met.namespaceTerminating) {
+          leaving.set(key, api.metadata.uid ?? "")
           yield* Effect.logDebug("the Api's namespace is being deleted; leaving the Api to it")
           return "done"
         }

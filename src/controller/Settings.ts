@@ -7,7 +7,7 @@
  */
 import { Context, Effect, Layer } from "effect"
 import type { ControllerConfig } from "../domain/ControllerConfig.ts"
-import { Kinds, type ResourceKind } from "../domain/Kube.ts"
+import { apiVersionOf, Kinds, type ResourceKind } from "../domain/Kube.ts"
 import { KubeApi, type KubeApiError } from "../k8s/KubeApi.ts"
 import type { PassSettings } from "../lifecycle/Observation.ts"
 import type { AuthenticationBackend, ChildSlot } from "../plan/AuthenticationBackend.ts"
@@ -89,3 +89,16 @@ export const discoverSettings = Effect.fn("Settings.discover")(function*(config:
   ].filter((k) => served.get(k) === true)
   return Settings.of({ config, backend, virtualServiceKind, authenticationKinds, backendReason })
 })
+
+/**
+ * Why a create failed that the server refused with 404 (the Api's namespace exists, so the kind is
+ * not served): the lastError the reconciler writes, and the one `plan` predicts.
+ */
+export const unservedKindMessage = (settings: SettingsShape, kind: ResourceKind): string => {
+  const served = settings.authenticationKinds.includes(kind) || kind === settings.virtualServiceKind
+  return `the cluster does not serve ${kind.kind} (${apiVersionOf(kind)})` +
+    (settings.backend.kinds.includes(kind)
+      ? `, which AUTH_BACKEND=${settings.backend.name} writes (${settings.backendReason}): install Istio's ` +
+        `${kind.group} CRDs or choose the other backend`
+      : served ? "" : ": install Istio's CRDs")
+}

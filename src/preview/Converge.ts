@@ -16,7 +16,7 @@ import { writeFailureReasonOf } from "../../machines/WriteFailure.ts"
 import { ApiObject, LEGACY_FINALIZER } from "../domain/Api.ts"
 import { apiVersionOf, Kinds, type KubeObject, objectKey, type ResourceKind } from "../domain/Kube.ts"
 import { gatherer } from "../controller/Gather.ts"
-import type { SettingsShape } from "../controller/Settings.ts"
+import { type SettingsShape, unservedKindMessage } from "../controller/Settings.ts"
 import { type ChildWrite, type PassDecision, runPass, type WriteFailure, type Writer } from "../lifecycle/Pass.ts"
 import { byAge } from "../plan/Conflicts.ts"
 import { diffMergePatch, jsonEqual } from "../util/MergePatch.ts"
@@ -46,20 +46,6 @@ export interface Convergence {
 export const MAX_ROUNDS = 25
 
 const decodeApi = Schema.decodeUnknownOption(ApiObject)
-
-/**
- * Why a create failed that the server refused with 404: the kind is not served. Worded as the
- * reconciler words it (controller/Reconciler.ts `failureOf`), so the predicted lastError is the one
- * the controller writes.
- */
-export const unservedKindMessage = (settings: SettingsShape, kind: ResourceKind): string => {
-  const served = settings.authenticationKinds.includes(kind) || kind === settings.virtualServiceKind
-  return `the cluster does not serve ${kind.kind} (${apiVersionOf(kind)})` +
-    (settings.backend.kinds.includes(kind)
-      ? `, which AUTH_BACKEND=${settings.backend.name} writes (${settings.backendReason}): install Istio's ` +
-        `${kind.group} CRDs or choose the other backend`
-      : served ? "" : ": install Istio's CRDs")
-}
 
 const specOf = (o: KubeObject) => {
   const { apiVersion: _a, kind: _k, metadata: _m, status: _s, ...rest } = o

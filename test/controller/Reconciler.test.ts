@@ -218,6 +218,11 @@ describe("reconciler", () => {
       assert.deepStrictEqual(attempted.map((r) => `${r.verb} ${r.plural}`), ["create policies"], "the refused create, then nothing")
       assert.deepStrictEqual(yield* statusOf(key), {}, "no status written")
       assert.deepStrictEqual(yield* eventsIn("ns"), [])
+
+      // Its other children going, one by one, wake it again: no more creates for the namespace to refuse.
+      yield* cluster.resetRequests
+      for (let i = 0; i < 3; i++) assert.strictEqual(yield* reconciler.reconcile(key), "done")
+      assert.deepStrictEqual((yield* cluster.requests).filter((r) => WRITE_VERBS.has(r.verb)), [], "the Api is left to the namespace")
     }).pipe(Effect.provide(memoryWorld())))
 
   it.effect("the Ready condition keeps its transition time while its status does not change", () =>
