@@ -11,7 +11,7 @@
  * - markup and script in anything an Api, an Event or a child can carry is shown as text and never
  *   runs, and the Content-Security-Policy blocks an inline script even if one got into the page.
  *
- * `WEB_VIEW_SCREENSHOT=docs/web-view.png` also saves a screenshot of the Api page (the README's).
+ * `WEB_VIEW_SCREENSHOT=docs/web-view.png` also saves a screenshot of the Api page (the one docs/observing.md shows).
  */
 import { assert, describe, it } from "@effect/vitest"
 import Sparticuz from "@sparticuz/chromium"
