@@ -384,7 +384,7 @@ const lowestRss = async (pid: number, ms: number) => {
 interface Controller {
   readonly pid: number
   /** Passes so far (all results) and the queue depth, from its /metrics. */
-  readonly metrics: () => Promise<{ passes: number; skipped: number; depth: number; requests: Map<string, number> }>
+  readonly metrics: () => Promise<{ passes: number; skipped: number; depth: number; requests: Map<string, number>; heapUsed: number }>
   /** Until the queue is empty and no pass has run for `quietMs`. */
   readonly idle: (quietMs?: number) => Promise<void>
   readonly stop: () => Promise<void>
@@ -424,7 +424,9 @@ const startController = async (main: string, kubeconfigPath: string, d: Deployed
       const key = `${(labels["verb"] ?? "").toUpperCase()} ${labels["resource"]}`
       requests.set(key, (requests.get(key) ?? 0) + Number(m[2]))
     }
-    return { passes, skipped, depth, requests }
+    // V8's heap in use: the live data plus garbage not yet collected, far steadier than RSS.
+    const heapUsed = Number(new RegExp(`^${MetricNames.memoryBytes}\\{[^}]*area="heap_used"[^}]*\\} (\\S+)$`, "m").exec(text)?.[1] ?? NaN)
+    return { passes, skipped, depth, requests, heapUsed }
   }
   const deadline = Date.now() + 120_000
   while (true) {
@@ -813,6 +815,7 @@ const main = async () => {
     const raws: Array<Run> = []
     const ctls: Array<Run> = []
     let at1k: ProcStat | undefined
+    let heap1k = NaN
     const profiled: { small?: number; large?: number } = {}
     let resync1k: { passes: number; requests: Map<string, number>; ms: number; rss: number } | undefined
     // The raw baseline, with the controller stopped (it would reconcile these Apis too).
@@ -858,6 +861,7 @@ const main = async () => {
       ctls.push(await converge(env, "controller", `bench-${r}`, SMALL, { controller }))
       if (r === 1) {
         at1k = procStat(controller.pid)
+        heap1k = (await controller.metrics()).heapUsed
         profiled.small = controller.pid
         const restarted = await restart(controller, SMALL)
         controller = restarted.controller
@@ -997,6 +1001,7 @@ const main = async () => {
       ["Events written by the time all were Ready", String(firstCtl.eventsAtReady ?? 0), ...(large !== undefined ? [String(large.run.eventsAtReady ?? 0)] : [])],
       ["controller CPU per Api", `${((firstCtl.cpuMs.controller ?? 0) / SMALL).toFixed(2)} ms`, ...(large !== undefined ? [`${((large.run.cpuMs.controller ?? 0) / LARGE).toFixed(2)} ms`] : [])],
       ["RSS once converged (peak)", `${MB(at1k!.rss)} (${MB(at1k!.peak)})`, ...(large !== undefined ? [`${MB(large.rss.rss)} (${MB(large.rss.peak)})`] : [])],
+      ["V8 heap in use once converged", MB(heap1k), ...(large !== undefined ? [""] : [])],
       ["RSS after a restart over them", MB(resync1k!.rss), ...(large !== undefined ? [MB(large.resync.rss)] : [])],
       ["  the same, lowest of the next 30 s idle", "", ...(large !== undefined ? [MB(large.settled)] : [])],
       ["restart: passes / writes / all requests", `${resync1k!.passes} / ${perApiWrites(resync1k!.requests)} / ${[...resync1k!.requests].filter(([k]) => !isBackground(k)).reduce((s, [, n]) => s + n, 0)}`,
