@@ -884,7 +884,7 @@ const main = async () => {
       }
     }
 
-    let large: { run: Run; rss: ProcStat; resync: { passes: number; requests: Map<string, number>; ms: number; rss: number }; settled: number; raw: Run } | undefined
+    let large: { run: Run; rss: ProcStat; heapUsed: number; resync: { passes: number; requests: Map<string, number>; ms: number; rss: number }; settled: number; raw: Run } | undefined
     if (LARGE > 0) {
       await freshPlane()
       controller = await start()
@@ -895,6 +895,7 @@ const main = async () => {
       await controller.idle()
       const run = await converge(env, "controller", "bench-large", LARGE, { controller })
       const rss = procStat(controller.pid)
+      const heapUsed = (await controller.metrics()).heapUsed
       profiled.large = controller.pid
       const restarted = await restart(controller, LARGE)
       controller = restarted.controller
@@ -907,7 +908,7 @@ const main = async () => {
       await freshPlane()
       await rawRun("bench-raw-large-warm", WARM, "clear")
       const raw = await rawRun("bench-raw-large", LARGE, "keep")
-      large = { run, rss, resync, settled, raw }
+      large = { run, rss, heapUsed, resync, settled, raw }
     }
 
     // What one request costs the controller's client stack, against a minimal client (this process's CPU).
@@ -1001,7 +1002,7 @@ const main = async () => {
       ["Events written by the time all were Ready", String(firstCtl.eventsAtReady ?? 0), ...(large !== undefined ? [String(large.run.eventsAtReady ?? 0)] : [])],
       ["controller CPU per Api", `${((firstCtl.cpuMs.controller ?? 0) / SMALL).toFixed(2)} ms`, ...(large !== undefined ? [`${((large.run.cpuMs.controller ?? 0) / LARGE).toFixed(2)} ms`] : [])],
       ["RSS once converged (peak)", `${MB(at1k!.rss)} (${MB(at1k!.peak)})`, ...(large !== undefined ? [`${MB(large.rss.rss)} (${MB(large.rss.peak)})`] : [])],
-      ["V8 heap in use once converged", MB(heap1k), ...(large !== undefined ? [""] : [])],
+      ["V8 heap in use once converged", MB(heap1k), ...(large !== undefined ? [MB(large.heapUsed)] : [])],
       ["RSS after a restart over them", MB(resync1k!.rss), ...(large !== undefined ? [MB(large.resync.rss)] : [])],
       ["  the same, lowest of the next 30 s idle", "", ...(large !== undefined ? [MB(large.settled)] : [])],
       ["restart: passes / writes / all requests", `${resync1k!.passes} / ${perApiWrites(resync1k!.requests)} / ${[...resync1k!.requests].filter(([k]) => !isBackground(k)).reduce((s, [, n]) => s + n, 0)}`,
